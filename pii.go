@@ -1,0 +1,94 @@
+package proofline
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// Redacted is what every PII value prints in place of itself.
+const Redacted = "[REDACTED]"
+
+// PII is a string of personal data. It prints as [REDACTED] through fmt (every
+// verb, including %#v), slog (text and JSON handlers) and error text; code that
+// really needs the value converts it explicitly with string(p) or p.Reveal().
+//
+// JSON marshalling keeps the value: envelopes, stored results and API responses
+// carry it on purpose, and all of them are sealed or sent over TLS only. Logs
+// go through LogValue, which masks it.
+type PII string
+
+// Reveal returns the plain value. Call it only where the value is sent to a
+// vendor, sealed, or shown to its owner.
+func (p PII) Reveal() string { return string(p) }
+
+// String masks the value.
+func (p PII) String() string { return Redacted }
+
+// GoString masks the value.
+func (p PII) GoString() string { return Redacted }
+
+// Format masks the value for every verb.
+func (p PII) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(Redacted)) }
+
+// LogValue masks the value.
+func (p PII) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// IsZero reports whether no value is set.
+func (p PII) IsZero() bool { return p == "" }
+
+// Applicant is the personal data a person gives for resolution and address
+// proofing. Field names on the wire are the applicant field names that vendor
+// failures are reported under.
+type Applicant struct {
+	FirstName           PII `json:"first_name"`
+	MiddleName          PII `json:"middle_name,omitempty"`
+	LastName            PII `json:"last_name"`
+	DOB                 PII `json:"dob"`
+	SSN                 PII `json:"ssn"`
+	Address1            PII `json:"address1"`
+	Address2            PII `json:"address2,omitempty"`
+	City                PII `json:"city"`
+	State               PII `json:"state"`
+	Zipcode             PII `json:"zipcode"`
+	Phone               PII `json:"phone,omitempty"`
+	StateIDNumber       PII `json:"state_id_number,omitempty"`
+	StateIDJurisdiction PII `json:"state_id_jurisdiction,omitempty"`
+	StateIDType         PII `json:"state_id_type,omitempty"`
+}
+
+func (Applicant) String() string                  { return "Applicant" + Redacted }
+func (Applicant) GoString() string                { return "proofline.Applicant" + Redacted }
+func (a Applicant) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(a.String())) }
+func (Applicant) LogValue() slog.Value            { return slog.StringValue(Redacted) }
+
+// DocumentPII is what a document-authentication vendor read off an ID card.
+type DocumentPII struct {
+	FirstName           PII `json:"first_name"`
+	MiddleName          PII `json:"middle_name"`
+	LastName            PII `json:"last_name"`
+	Address1            PII `json:"address1"`
+	City                PII `json:"city"`
+	State               PII `json:"state"`
+	Zipcode             PII `json:"zipcode"`
+	DOB                 PII `json:"dob"`
+	StateIDNumber       PII `json:"state_id_number"`
+	StateIDJurisdiction PII `json:"state_id_jurisdiction"`
+	StateIDType         PII `json:"state_id_type"`
+}
+
+func (DocumentPII) String() string                  { return "DocumentPII" + Redacted }
+func (DocumentPII) GoString() string                { return "proofline.DocumentPII" + Redacted }
+func (d DocumentPII) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(d.String())) }
+func (DocumentPII) LogValue() slog.Value            { return slog.StringValue(Redacted) }
+
+// Secret is key material or a credential. It prints as [REDACTED] everywhere,
+// including JSON, so a secret can never be logged by marshalling its holder.
+// Use Reveal to read it.
+type Secret []byte
+
+func (s Secret) Reveal() []byte             { return []byte(s) }
+func (Secret) String() string               { return Redacted }
+func (Secret) GoString() string             { return Redacted }
+func (Secret) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(Redacted)) }
+func (Secret) LogValue() slog.Value         { return slog.StringValue(Redacted) }
+func (Secret) MarshalText() ([]byte, error) { return []byte(Redacted), nil }

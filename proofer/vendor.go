@@ -1,0 +1,93 @@
+// Package proofer runs the proofing of each job kind: it sequences vendor
+// calls (resolution, then state ID; the other way round for dob_year_only),
+// reads and decrypts document images, and turns what vendors said into the one
+// proofline.Result shape. Vendor adapters implement the small interfaces here;
+// the mock ones are in package mockvendor.
+package proofer
+
+import (
+	"context"
+	"errors"
+
+	"github.com/proofline/proofline"
+)
+
+// VendorResult is what one vendor call found. Success means no field failed.
+type VendorResult struct {
+	// Vendor names the adapter, e.g. "ResolutionMock".
+	Vendor        string
+	TransactionID string
+	// Errors maps an applicant field name (first_name, ssn, zipcode, phone,
+	// state_id_number, ...) or a document side to messages. Empty on success.
+	Errors   map[string][]string
+	Messages []string
+
+	// Document vendors only.
+	Billed     bool
+	DocResult  string // e.g. "Passed", "Failed", "Attention"
+	Alerts     []proofline.Alert
+	PIIFromDoc *proofline.DocumentPII
+}
+
+// Success reports whether no field failed.
+func (r *VendorResult) Success() bool { return len(r.Errors) == 0 }
+
+// ErrVendorTimeout classifies a vendor error as a vendor timeout. Vendors wrap
+// it (or return context.DeadlineExceeded) when the vendor did not answer in time.
+var ErrVendorTimeout = errors.New("vendor timed out")
+
+// VendorError is an exception: the vendor could not be reached or answered
+// something unusable. Message is shown in the result's exception field and
+// must never contain PII, credentials or the vendor's response body.
+type VendorError struct {
+	Vendor  string
+	Message string
+	Timeout bool
+	Cause   error // for operators; never shown
+}
+
+func (e *VendorError) Error() string { return e.Vendor + ": " + e.Message }
+func (e *VendorError) Unwrap() error {
+	if e.Timeout {
+		return ErrVendorTimeout
+	}
+	return e.Cause
+}
+
+// ResolutionVendor resolves name, date of birth, SSN and address.
+type ResolutionVendor interface {
+	Name() string
+	Resolve(ctx context.Context, a *proofline.Applicant) (*VendorResult, error)
+}
+
+// StateIDVendor checks a state-issued ID (AAMVA-style).
+type StateIDVendor interface {
+	Name() string
+	VerifyStateID(ctx context.Context, a *proofline.Applicant) (*VendorResult, error)
+}
+
+// AddressVendor checks phone ownership.
+type AddressVendor interface {
+	Name() string
+	VerifyPhone(ctx context.Context, a *proofline.Applicant) (*VendorResult, error)
+}
+
+// DocumentImages are the decrypted images of one document job.
+type DocumentImages struct {
+	Front, Back, Selfie     []byte
+	LivenessCheckingEnabled bool
+}
+
+// DocumentVendor authenticates an ID document from its images.
+type DocumentVendor interface {
+	Name() string
+	AuthenticateDocument(ctx context.Context, img *DocumentImages) (*VendorResult, error)
+}
+
+// ImageSource is where document jobs read encrypted images from (a blobstore.Store).
+type ImageSource interface {
+	// Read returns the object under key, at most maxBytes long.
+	Read(ctx context.Context, key string, maxBytes int64) ([]byte, error)
+	// Delete removes the object under key.
+	Delete(ctx context.Context, key string) error
+}
