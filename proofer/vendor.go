@@ -72,7 +72,8 @@ type AddressVendor interface {
 	VerifyPhone(ctx context.Context, a *proofline.Applicant) (*VendorResult, error)
 }
 
-// DocumentImages are the decrypted images of one document job.
+// DocumentImages are the decrypted images of one document job. The proofer
+// zeroes them when AuthenticateDocument returns: a vendor must not keep them.
 type DocumentImages struct {
 	Front, Back, Selfie     []byte
 	LivenessCheckingEnabled bool

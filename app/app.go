@@ -1,0 +1,277 @@
+// Package app assembles a running proofline from a config.Config: result
+// store, blob store, key ring, worker runtime, dispatcher, service and HTTP
+// server. It is the composition root shared by `proofline serve` and the
+// end-to-end tests, so both run exactly the same wiring.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/localblob"
+	"github.com/proofline/proofline/mockvendor"
+	"github.com/proofline/proofline/proofer"
+	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/redisstore"
+	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/seal"
+	"github.com/proofline/proofline/server"
+	"github.com/proofline/proofline/worker"
+)
+
+// Options are what the caller knows beyond the Config.
+type Options struct {
+	// ListenAddr is the address the server listens on (host:port); it makes
+	// the default base_url.
+	ListenAddr string
+	// Version is this binary's build (git ref).
+	Version string
+	Logger  *slog.Logger
+	// VendorLatency delays every mock vendor answer (load tests).
+	VendorLatency time.Duration
+}
+
+// App is a running proofline.
+type App struct {
+	Config  config.Config
+	Service *proofing.Service
+	Server  *server.Server
+	Handler http.Handler
+	// BaseURL is the origin upload URLs and callbacks use.
+	BaseURL string
+	// DevAPIKey is the API key generated because api_keys was empty ("" otherwise).
+	DevAPIKey string
+
+	logger  *slog.Logger
+	pool    *dispatch.Pool
+	disp    *dispatch.Dispatcher
+	store   *resultstore.Store
+	cancel  context.CancelFunc
+	tempDir string
+}
+
+// New builds an App. Generated development secrets never leave the process,
+// except the API key, which the caller prints once.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	log := opts.Logger
+	a := &App{Config: cfg, logger: log}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = a.Close(context.Background())
+		}
+	}()
+
+	a.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if a.BaseURL == "" {
+		if opts.ListenAddr == "" {
+			return nil, &config.Error{Key: "base_url", Msg: "is required when no listen address is known"}
+		}
+		a.BaseURL = "http://" + opts.ListenAddr
+	}
+	base, _ := url.Parse(a.BaseURL)
+
+	keys, err := sealKeys(cfg.SealKeys)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := seal.NewKeyRing(keys...)
+	if err != nil {
+		return nil, &config.Error{Key: "seal_keys", Msg: "invalid key ring"}
+	}
+
+	tokens := map[proofline.Kind]string{
+		proofline.KindAddress:    orRandom(cfg.AddressProofResultLambdaToken),
+		proofline.KindDocument:   orRandom(cfg.DocumentProofResultLambdaToken),
+		proofline.KindResolution: orRandom(cfg.ResolutionProofResultLambdaToken),
+	}
+	apiKeys := cfg.APIKeys
+	if len(apiKeys) == 0 {
+		a.DevAPIKey = "dev_" + randomToken()
+		apiKeys = []string{a.DevAPIKey}
+	}
+
+	timeout := time.Duration(cfg.AsyncWaitTimeoutSeconds) * time.Second
+	var driver resultstore.Driver
+	if cfg.RedisURL != "" {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d, err := redisstore.New(rctx, redisstore.Options{URL: cfg.RedisURL})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("redis_url: %w", err)
+		}
+		driver = d
+	} else {
+		driver = resultstore.NewMemory(resultstore.MemoryOptions{})
+	}
+	a.store = resultstore.New(driver, ring, resultstore.Options{Timeout: timeout})
+
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		if dataDir, err = os.MkdirTemp("", "proofline-"); err != nil {
+			return nil, fmt.Errorf("data_dir: %w", err)
+		}
+		a.tempDir = dataDir
+	}
+	signKey, err := uploadKey(cfg.UploadSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	local, err := localblob.New(localblob.Options{Dir: dataDir, BaseURL: a.BaseURL, SigningKey: signKey, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	uploadTTL := time.Duration(cfg.UploadURLTTLSeconds) * time.Second
+	blobs := blobstore.New(local, blobstore.Options{MaxBytes: cfg.DocAuthMaxImageBytes, UploadTTL: uploadTTL})
+
+	pr := &proofer.Proofer{
+		Resolution: &mockvendor.Resolution{Latency: opts.VendorLatency},
+		StateID:    &mockvendor.StateID{Latency: opts.VendorLatency},
+		Address:    &mockvendor.Address{Latency: opts.VendorLatency},
+		Document:   &mockvendor.Document{Latency: opts.VendorLatency},
+		Images:     blobs, MaxImageBytes: cfg.DocAuthMaxImageBytes, Logger: log,
+	}
+	workerVersion := cfg.WorkerGitRef
+	if workerVersion == "" {
+		workerVersion = opts.Version
+	}
+	rt, err := worker.New(worker.Options{
+		Sealer: ring, Proofer: pr, Tokens: worker.StaticTokens(tokens),
+		AllowedCallbackHosts: []string{strings.ToLower(base.Host)},
+		Version:              opts.Version, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.pool = dispatch.NewPool(rt, dispatch.PoolOptions{Workers: cfg.WorkerConcurrency, QueueSize: cfg.WorkerQueueSize, Logger: log})
+	a.disp = dispatch.New(a.pool, dispatch.Options{Logger: log})
+
+	a.Service, err = proofing.New(proofing.Options{
+		Store: a.store, Blobs: blobs, Dispatcher: a.disp, Sealer: ring,
+		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
+		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
+		WorkerVersion: workerVersion, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: local.UploadHandler(), Logger: log})
+	a.Handler = a.Server.Handler()
+
+	// Abandoned uploads (a capture never submitted) are swept after their
+	// URLs expired and a job could have run.
+	sweepCtx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go sweep(sweepCtx, local, uploadTTL+2*timeout, log)
+
+	ok = true
+	return a, nil
+}
+
+// Drain stops taking jobs and waits until in-flight ones have delivered their
+// callbacks (the HTTP server must still be serving) or ctx ends.
+func (a *App) Drain(ctx context.Context) error {
+	if a.disp == nil {
+		return nil
+	}
+	return a.disp.Close(ctx)
+}
+
+// Close stops taking jobs, drains in-flight ones until ctx ends, then closes
+// the store and removes a generated data directory.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.disp != nil {
+		errs = append(errs, a.disp.Close(ctx))
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	if a.tempDir != "" {
+		errs = append(errs, os.RemoveAll(a.tempDir))
+	}
+	return errors.Join(errs...)
+}
+
+// PoolDepth reports the in-process queue depth and running jobs.
+func (a *App) PoolDepth() (queued, running int) { return a.pool.Depth(), a.pool.InFlight() }
+
+func sweep(ctx context.Context, d *localblob.Driver, maxAge time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := d.Sweep(now.Add(-maxAge)); err != nil {
+				log.Warn("upload sweep failed", slog.String("error", err.Error()))
+			} else if n > 0 {
+				log.Info("swept abandoned uploads", slog.Int("objects", n))
+			}
+		}
+	}
+}
+
+func sealKeys(spec string) ([]seal.Key, error) {
+	if spec == "" {
+		k, err := seal.Generate("dev-" + time.Now().UTC().Format("20060102"))
+		if err != nil {
+			return nil, err
+		}
+		return []seal.Key{k}, nil
+	}
+	keys, err := seal.ParseKeys(spec)
+	if err != nil {
+		return nil, &config.Error{Key: "seal_keys", Msg: err.Error()}
+	}
+	return keys, nil
+}
+
+func uploadKey(s string) ([]byte, error) {
+	if s == "" {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	}
+	b, err := config.DecodeKey(s)
+	if err != nil || len(b) < 32 {
+		return nil, &config.Error{Key: "upload_signing_key", Msg: "must be base64 of at least 32 bytes"}
+	}
+	return b, nil
+}
+
+func orRandom(s string) string {
+	if s != "" {
+		return s
+	}
+	return randomToken()
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

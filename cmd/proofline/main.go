@@ -1,0 +1,148 @@
+// Command proofline runs asynchronous identity proofing.
+//
+//	proofline serve [--addr 127.0.0.1:8080] [--config proofline.yaml]
+//	proofline version
+//
+// With no configuration, serve runs the embedded default: in-memory result
+// store, local image store, in-process workers, mock vendors and development
+// secrets generated at start. See README.md for every configuration key.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/proofline/proofline/app"
+	"github.com/proofline/proofline/config"
+)
+
+// version is the build's git ref, set with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+const usage = `usage: proofline <command> [flags]
+
+commands:
+  serve     run the IdP-side server with in-process workers
+  version   print the build version
+`
+
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], environ, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "proofline: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (host:port)")
+	cfgPath := fs.String("config", "", "YAML configuration file (keys as in README); PROOFLINE_<KEY> environment variables override it")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "proofline serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath, environ)
+	if err != nil {
+		fmt.Fprintln(stderr, "proofline:", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "proofline: --addr: cannot listen on %s: %v\n", *addr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := app.New(ctx, cfg, app.Options{ListenAddr: ln.Addr().String(), Version: version, Logger: logger})
+	if err != nil {
+		_ = ln.Close()
+		var cerr *config.Error
+		if errors.As(err, &cerr) {
+			fmt.Fprintln(stderr, "proofline:", err)
+			return 2
+		}
+		fmt.Fprintln(stderr, "proofline: cannot start:", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // large image uploads on slow links
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	mode := "embedded (memory store, local images, in-process workers, mock vendors)"
+	if cfg.RedisURL != "" {
+		mode = "redis store, local images, in-process workers, mock vendors"
+	}
+	fmt.Fprintf(stdout, "proofline %s listening on %s\n  mode: %s\n", version, a.BaseURL+"/", mode)
+	if a.DevAPIKey != "" {
+		fmt.Fprintf(stdout, "  development API key (shown once): %s\n", a.DevAPIKey)
+	}
+	logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("version", version))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		logger.Error("server stopped", slog.String("error", err.Error()))
+		_ = a.Close(context.Background())
+		return 1
+	case <-ctx.Done():
+	}
+	// Two stages: stop taking jobs and let in-flight ones deliver their
+	// callbacks to this still-running server, then stop serving.
+	logger.Info("shutting down: draining jobs")
+	drainCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.AsyncWaitTimeoutSeconds)*time.Second)
+	defer cancel()
+	_ = a.Drain(drainCtx)
+	shutCtx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	_ = srv.Shutdown(shutCtx)
+	if err := a.Close(shutCtx); err != nil {
+		logger.Warn("close", slog.String("error", err.Error()))
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+func level(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s))
+	return l
+}

@@ -1,0 +1,348 @@
+// Package config is proofline's one documented configuration. Values come
+// from defaults, then an optional YAML file, then the environment: every key
+// can be set as PROOFLINE_<KEY_IN_UPPER_CASE> (lists comma-separated). Keys
+// keep the original design's names where they exist.
+//
+// Errors name the key and never echo a value (values may be secrets).
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/proofline/proofline/seal"
+)
+
+// Config is every setting of `proofline serve`. The `key` tag is the YAML key;
+// the environment variable is PROOFLINE_ + the key in upper case.
+type Config struct {
+	// APIKeys are the bearer keys IdP back ends present on /api/v1. Empty in
+	// the embedded default: one development key is generated and printed.
+	APIKeys []string `key:"api_keys"`
+	// AsyncWaitTimeoutSeconds is how long a person waits for an outcome
+	// before the timeout screen, in seconds. Default 60.
+	AsyncWaitTimeoutSeconds int `key:"async_wait_timeout_seconds"`
+	// PollRateForVerifyInSeconds is how often the waiting page polls, in
+	// seconds. Default 3.
+	PollRateForVerifyInSeconds int `key:"poll_rate_for_verify_in_seconds"`
+	// RedisURL selects the Redis result store (redis:// or rediss://). Empty:
+	// the in-memory store of the embedded default.
+	RedisURL string `key:"redis_url" secret:"true"`
+	// The per-kind tokens workers present in X-API-AUTH-TOKEN. Generated in
+	// the embedded default; required with redis_url (every server instance and
+	// worker must share them). The three must differ.
+	AddressProofResultLambdaToken    string `key:"address_proof_result_lambda_token" secret:"true"`
+	DocumentProofResultLambdaToken   string `key:"document_proof_result_lambda_token" secret:"true"`
+	ResolutionProofResultLambdaToken string `key:"resolution_proof_result_lambda_token" secret:"true"`
+	// AWSLambdaProofingEnabled dispatches jobs to AWS Lambda. Default false
+	// (in-process workers). Not available in this build yet.
+	AWSLambdaProofingEnabled bool `key:"aws_lambda_proofing_enabled"`
+	// DocAuthEnablePresignedS3URLs stores images in S3. Default false (local
+	// directory). Not available in this build yet.
+	DocAuthEnablePresignedS3URLs bool `key:"doc_auth_enable_presigned_s3_urls"`
+	// SealKeys is the key ring for job envelopes and stored records:
+	// "id:base64key,id:base64key", 32-byte keys, the first is current, the
+	// rest still open old data. Generated in the embedded default; required
+	// with redis_url.
+	SealKeys string `key:"seal_keys" secret:"true"`
+	// BaseURL is the public origin of this server, used in upload URLs and
+	// as the callback target of workers. Default http://{listen address}.
+	BaseURL string `key:"base_url"`
+	// DataDir holds uploaded (encrypted) images in the embedded default.
+	// Default: a new temporary directory, removed at exit.
+	DataDir string `key:"data_dir"`
+	// UploadSigningKey signs local upload URLs (base64, at least 32 bytes).
+	// Generated when empty.
+	UploadSigningKey string `key:"upload_signing_key" secret:"true"`
+	// DocAuthMaxImageBytes bounds one uploaded image, in bytes. Default 10 MiB.
+	DocAuthMaxImageBytes int64 `key:"doc_auth_max_image_bytes"`
+	// UploadURLTTLSeconds is how long an upload URL works, in seconds.
+	// Default 900.
+	UploadURLTTLSeconds int `key:"upload_url_ttl_seconds"`
+	// WorkerConcurrency is the number of in-process jobs run at once. Default 64.
+	WorkerConcurrency int `key:"worker_concurrency"`
+	// WorkerQueueSize is how many jobs may wait for an in-process worker
+	// before starts answer 503. Default 1024.
+	WorkerQueueSize int `key:"worker_queue_size"`
+	// WorkerGitRef is the pinned worker build jobs are dispatched to. Default:
+	// this binary's build.
+	WorkerGitRef string `key:"worker_git_ref"`
+	// CallbackClockSkewSeconds bounds a callback timestamp's distance from
+	// now, in seconds. Default 120.
+	CallbackClockSkewSeconds int `key:"callback_clock_skew_seconds"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `key:"log_level"`
+}
+
+// Defaults returns a Config with every default filled in.
+func Defaults() Config {
+	return Config{
+		AsyncWaitTimeoutSeconds:    60,
+		PollRateForVerifyInSeconds: 3,
+		DocAuthMaxImageBytes:       10 << 20,
+		UploadURLTTLSeconds:        900,
+		WorkerConcurrency:          64,
+		WorkerQueueSize:            1024,
+		CallbackClockSkewSeconds:   120,
+		LogLevel:                   "info",
+	}
+}
+
+// Error is a configuration error: it names the key, never the value.
+type Error struct {
+	Key string
+	Msg string
+}
+
+func (e *Error) Error() string { return "config: " + e.Key + ": " + e.Msg }
+
+// Load builds a Config from defaults, the YAML file at path (if path is not
+// empty) and the environment (environ as from os.Environ), then validates it.
+func Load(path string, environ []string) (Config, error) {
+	c := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, &Error{Key: "--config", Msg: "cannot read the file"}
+		}
+		if err := c.applyYAML(data); err != nil {
+			return c, err
+		}
+	}
+	if err := c.applyEnv(environ); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Keys lists every configuration key.
+func Keys() []string {
+	var keys []string
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		keys = append(keys, t.Field(i).Tag.Get("key"))
+	}
+	return keys
+}
+
+// EnvName is the environment variable for key.
+func EnvName(key string) string { return "PROOFLINE_" + strings.ToUpper(key) }
+
+func fieldsByKey() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		m[t.Field(i).Tag.Get("key")] = i
+	}
+	return m
+}
+
+func (c *Config) applyYAML(data []byte) error {
+	var raw map[string]yaml.Node
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return &Error{Key: "--config", Msg: "not a YAML mapping of keys to values"}
+	}
+	fields := fieldsByKey()
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	v := reflect.ValueOf(c).Elem()
+	for _, k := range keys {
+		i, ok := fields[k]
+		if !ok {
+			return &Error{Key: k, Msg: "unknown key"}
+		}
+		node := raw[k]
+		f := v.Field(i)
+		if f.Kind() == reflect.Slice && node.Kind == yaml.ScalarNode {
+			if err := setFromString(f, node.Value); err != nil {
+				return &Error{Key: k, Msg: err.Error()}
+			}
+			continue
+		}
+		if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+			continue
+		}
+		if err := node.Decode(f.Addr().Interface()); err != nil {
+			return &Error{Key: k, Msg: "must be " + describe(f)}
+		}
+	}
+	return nil
+}
+
+func (c *Config) applyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		key := t.Field(i).Tag.Get("key")
+		s, ok := env[EnvName(key)]
+		if !ok {
+			continue
+		}
+		if err := setFromString(v.Field(i), s); err != nil {
+			return &Error{Key: key, Msg: err.Error() + " (from " + EnvName(key) + ")"}
+		}
+	}
+	return nil
+}
+
+func setFromString(f reflect.Value, s string) error {
+	s = strings.TrimSpace(s)
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("must be " + describe(f))
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return errors.New("must be " + describe(f))
+		}
+		f.SetInt(n)
+	case reflect.Slice:
+		var list []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				list = append(list, p)
+			}
+		}
+		f.Set(reflect.ValueOf(list))
+	default:
+		return fmt.Errorf("unsupported kind %s", f.Kind())
+	}
+	return nil
+}
+
+func describe(f reflect.Value) string {
+	switch f.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.Slice:
+		return "a list of strings"
+	}
+	return "a string"
+}
+
+// Validate checks every field and names the first bad key.
+func (c *Config) Validate() error {
+	rng := func(key string, v, lo, hi int64) error {
+		if v < lo || v > hi {
+			return &Error{Key: key, Msg: fmt.Sprintf("must be from %d to %d", lo, hi)}
+		}
+		return nil
+	}
+	checks := []error{
+		rng("async_wait_timeout_seconds", int64(c.AsyncWaitTimeoutSeconds), 1, 3600),
+		rng("poll_rate_for_verify_in_seconds", int64(c.PollRateForVerifyInSeconds), 1, 60),
+		rng("doc_auth_max_image_bytes", c.DocAuthMaxImageBytes, 1024, 100<<20),
+		rng("upload_url_ttl_seconds", int64(c.UploadURLTTLSeconds), 10, 7*24*3600),
+		rng("worker_concurrency", int64(c.WorkerConcurrency), 1, 100000),
+		rng("worker_queue_size", int64(c.WorkerQueueSize), 1, 10000000),
+		rng("callback_clock_skew_seconds", int64(c.CallbackClockSkewSeconds), 1, 3600),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	if c.AWSLambdaProofingEnabled {
+		return &Error{Key: "aws_lambda_proofing_enabled", Msg: "AWS Lambda dispatch is not available in this build"}
+	}
+	if c.DocAuthEnablePresignedS3URLs {
+		return &Error{Key: "doc_auth_enable_presigned_s3_urls", Msg: "S3 image storage is not available in this build"}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{Key: "log_level", Msg: "must be debug, info, warn or error"}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return &Error{Key: "redis_url", Msg: "must be a redis:// or rediss:// URL"}
+		}
+		// With a shared store, every server and worker must share these.
+		for key, v := range map[string]string{
+			"seal_keys":                            c.SealKeys,
+			"address_proof_result_lambda_token":    c.AddressProofResultLambdaToken,
+			"document_proof_result_lambda_token":   c.DocumentProofResultLambdaToken,
+			"resolution_proof_result_lambda_token": c.ResolutionProofResultLambdaToken,
+		} {
+			if v == "" {
+				return &Error{Key: key, Msg: "is required when redis_url is set (every instance must share it)"}
+			}
+		}
+		if len(c.APIKeys) == 0 {
+			return &Error{Key: "api_keys", Msg: "is required when redis_url is set"}
+		}
+	}
+	toks := []struct{ key, v string }{
+		{"address_proof_result_lambda_token", c.AddressProofResultLambdaToken},
+		{"document_proof_result_lambda_token", c.DocumentProofResultLambdaToken},
+		{"resolution_proof_result_lambda_token", c.ResolutionProofResultLambdaToken},
+	}
+	for i, a := range toks {
+		if a.v != "" && len(a.v) < 16 {
+			return &Error{Key: a.key, Msg: "must be at least 16 characters"}
+		}
+		for _, b := range toks[:i] {
+			if a.v != "" && a.v == b.v {
+				return &Error{Key: a.key, Msg: "must differ from " + b.key}
+			}
+		}
+	}
+	for _, k := range c.APIKeys {
+		if len(k) < 16 {
+			return &Error{Key: "api_keys", Msg: "every key must be at least 16 characters"}
+		}
+	}
+	if c.SealKeys != "" {
+		if _, err := seal.ParseKeys(c.SealKeys); err != nil {
+			return &Error{Key: "seal_keys", Msg: err.Error()}
+		}
+	}
+	if c.UploadSigningKey != "" {
+		if b, err := DecodeKey(c.UploadSigningKey); err != nil || len(b) < 32 {
+			return &Error{Key: "upload_signing_key", Msg: "must be base64 of at least 32 bytes"}
+		}
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return &Error{Key: "base_url", Msg: "must be an http(s) origin like https://idp.example.gov"}
+		}
+	}
+	return nil
+}
+
+// DecodeKey decodes base64 key material (standard or URL alphabet, padding optional).
+func DecodeKey(s string) ([]byte, error) {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawURLEncoding.DecodeString(s)
+}

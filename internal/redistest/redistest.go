@@ -1,0 +1,312 @@
+// Package redistest runs a real redis-server for tests: one per test package
+// (see Main), on a free 127.0.0.1 port, without persistence, in a temporary
+// directory. Tests share it and stay apart by using a fresh key prefix each
+// (see Prefix), so they can run with t.Parallel().
+//
+// The redis-server binary must be on PATH; `make deps` installs it. When it is
+// missing, Start fails and says so: tests that need Redis never skip.
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+const (
+	startTimeout = 15 * time.Second
+	stopTimeout  = 10 * time.Second
+)
+
+// Options configures a server. The zero value is what Start uses.
+type Options struct {
+	// Password, when set, is required from clients (--requirepass); URL then
+	// carries it.
+	Password string
+}
+
+// Server is one running redis-server.
+type Server struct {
+	bin      string
+	port     int
+	dir      string
+	password string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	exit chan struct{} // closed when cmd has exited
+	out  *tailBuffer
+}
+
+// Start starts a redis-server on a free 127.0.0.1 port and waits until it
+// answers PING.
+func Start() (*Server, error) { return StartWith(Options{}) }
+
+// StartWith is Start with options.
+func StartWith(o Options) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redistest: redis-server not found on PATH; run `make deps` to install it")
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	s := &Server{bin: bin, dir: dir, password: o.Password}
+	// A free port can be taken between finding it and redis binding it:
+	// try a few.
+	for attempt := 0; ; attempt++ {
+		s.port, err = freePort()
+		if err == nil {
+			err = s.start()
+		}
+		if err == nil {
+			return s, nil
+		}
+		if attempt == 4 {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("redistest: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) start() error {
+	args := []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+	}
+	if s.password != "" {
+		args = append(args, "--requirepass", s.password)
+	}
+	cmd := exec.Command(s.bin, args...)
+	out := &tailBuffer{max: 8 << 10}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	exit := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exit)
+	}()
+	s.mu.Lock()
+	s.cmd, s.exit, s.out = cmd, exit, out
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := s.ping()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exit:
+			return fmt.Errorf("redistest: redis-server exited at start on port %d:\n%s", s.port, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return fmt.Errorf("redistest: redis-server did not answer PING within %s (last error: %v):\n%s", startTimeout, err, out.String())
+		}
+	}
+}
+
+// ping sends one PING over a plain connection (no client library), with AUTH
+// first when a password is set.
+func (s *Server) ping() error {
+	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	r := bufio.NewReader(c)
+	if s.password != "" {
+		if _, err := fmt.Fprintf(c, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(s.password), s.password); err != nil {
+			return err
+		}
+		if line, err := r.ReadString('\n'); err != nil {
+			return err
+		} else if !strings.HasPrefix(line, "+OK") {
+			return errors.New("AUTH refused")
+		}
+	}
+	if _, err := io.WriteString(c, "*1\r\n$4\r\nPING\r\n"); err != nil {
+		return err
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("unexpected PING reply %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL is the redis_url of database 0, with the password when one is set.
+func (s *Server) URL() string {
+	if s.password != "" {
+		return "redis://:" + s.password + "@" + s.Addr() + "/0"
+	}
+	return "redis://" + s.Addr() + "/0"
+}
+
+// Stop stops the server and removes its directory. It is idempotent.
+func (s *Server) Stop() {
+	s.stop()
+	os.RemoveAll(s.dir)
+}
+
+// stop terminates the process (SIGTERM, then SIGKILL) and waits for it.
+func (s *Server) stop() {
+	s.mu.Lock()
+	cmd, exit := s.cmd, s.exit
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exit:
+	case <-time.After(stopTimeout):
+		_ = cmd.Process.Kill()
+		<-exit
+	}
+}
+
+// Restart stops the server and starts it again on the same port. Data is not
+// kept (there is no persistence), so every key is gone afterwards.
+func (s *Server) Restart() error {
+	s.stop()
+	return s.start()
+}
+
+// Client returns a rueidis client connected to the server; the caller closes it.
+func (s *Server) Client() (rueidis.Client, error) {
+	return rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:  []string{s.Addr()},
+		Password:     s.password,
+		DisableCache: true,
+	})
+}
+
+// Dump returns every string key in database 0 with its value, so a test can
+// check that nothing stored holds plaintext.
+func (s *Server) Dump(ctx context.Context) (map[string][]byte, error) {
+	c, err := s.Client()
+	if err != nil {
+		return nil, fmt.Errorf("redistest: dump: %w", err)
+	}
+	defer c.Close()
+	all := map[string][]byte{}
+	cursor := uint64(0)
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return nil, fmt.Errorf("redistest: dump: scan: %w", err)
+		}
+		for _, k := range e.Elements {
+			v, err := c.Do(ctx, c.B().Get().Key(k).Build()).AsBytes()
+			switch {
+			case rueidis.IsRedisNil(err): // expired since the scan
+			case err != nil:
+				return nil, fmt.Errorf("redistest: dump: get: %w", err)
+			default:
+				all[k] = v
+			}
+		}
+		if e.Cursor == 0 {
+			return all, nil
+		}
+		cursor = e.Cursor
+	}
+}
+
+// Prefix returns a key prefix no other test (or run) uses, derived from the
+// test name, ending in ':'.
+func Prefix(t testing.TB) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '.'
+	}, t.Name())
+	return "test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// Main starts one server for a test package, stores it in *srv, runs the
+// tests and stops the server. Use it from TestMain:
+//
+//	var srv *redistest.Server
+//	func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &srv)) }
+//
+// When the server cannot start it prints why and returns 1: it never skips.
+func Main(m *testing.M, srv **Server) int {
+	s, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*srv = s
+	defer s.Stop()
+	return m.Run()
+}
+
+// tailBuffer keeps the last max bytes written to it, for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   bytes.Buffer
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b.Write(p)
+	if over := t.b.Len() - t.max; over > 0 {
+		t.b.Next(over)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.b.String()
+}

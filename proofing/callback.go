@@ -1,0 +1,145 @@
+package proofing
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"strings"
+
+	"github.com/proofline/proofline"
+)
+
+// Callback is one worker callback as received over HTTP.
+type Callback struct {
+	Kind     proofline.Kind
+	ResultID string
+	// Token is the X-API-AUTH-TOKEN header.
+	Token string
+	Proof proofline.CallbackProof
+	// WorkerVersion is the build the worker reports.
+	WorkerVersion string
+	Method, Path  string
+	Body          []byte
+}
+
+// ReceiveCallback authenticates a worker's callback and stores its result
+// once. Errors carry the codes the HTTP layer maps: EUNAUTHORIZED (token,
+// per-job secret, signature or timestamp), ENOTFOUND, ECONFLICT (already
+// done), EGONE (after the deadline), EINVALID (malformed body), EUNAVAILABLE.
+func (s *Service) ReceiveCallback(ctx context.Context, c Callback) error {
+	if !c.Kind.Valid() {
+		return proofline.Errorf(proofline.ENOTFOUND, "unknown job kind")
+	}
+	if !proofline.TokenEqual(c.Token, s.opts.CallbackTokens[c.Kind]) {
+		s.stats.rejected(c.Kind, "token")
+		return proofline.Errorf(proofline.EUNAUTHORIZED, "invalid auth token")
+	}
+	rec, err := s.opts.Store.Lookup(ctx, c.ResultID)
+	if err != nil {
+		if proofline.ErrorCode(err) == proofline.ENOTFOUND {
+			s.stats.rejected(c.Kind, "unknown")
+		}
+		return err
+	}
+	if rec.Kind != c.Kind {
+		s.stats.rejected(c.Kind, "unknown")
+		return proofline.Errorf(proofline.ENOTFOUND, "result not found")
+	}
+	now := s.opts.Now()
+	if err := proofline.VerifyCallback(c.Proof, rec.SecretHash, now, s.opts.ClockSkew, c.Method, c.Path, c.Body); err != nil {
+		s.stats.rejected(c.Kind, "signature")
+		return err
+	}
+	log := s.opts.Logger.With(slog.String("kind", string(c.Kind)), slog.String("result_id", c.ResultID), slog.String("trace_id", rec.TraceID))
+	if rec.State == proofline.StatusDone {
+		s.stats.duplicate(c.Kind)
+		log.LogAttrs(ctx, slog.LevelWarn, "duplicate callback refused")
+		return proofline.Errorf(proofline.ECONFLICT, "result already received")
+	}
+	if !now.Before(rec.Deadline) {
+		s.stats.late(c.Kind)
+		log.LogAttrs(ctx, slog.LevelWarn, "late callback refused", slog.Duration("after_deadline", now.Sub(rec.Deadline)))
+		return proofline.Errorf(proofline.EGONE, "deadline passed")
+	}
+	result, err := decodeCallbackBody(c.Kind, c.Body)
+	if err != nil {
+		s.stats.rejected(c.Kind, "malformed")
+		return err
+	}
+	if c.WorkerVersion != s.opts.WorkerVersion {
+		s.stats.versionMismatch(c.Kind)
+		log.LogAttrs(ctx, slog.LevelWarn, "callback from another worker build",
+			slog.String("want", s.opts.WorkerVersion), slog.String("got", sanitize(c.WorkerVersion)))
+	}
+	if err := s.opts.Store.Complete(ctx, rec, result, now); err != nil {
+		if proofline.ErrorCode(err) == proofline.ECONFLICT {
+			s.stats.duplicate(c.Kind)
+		}
+		return err
+	}
+	s.stats.completed(c.Kind, now.Sub(rec.RequestedAt))
+	log.LogAttrs(ctx, slog.LevelInfo, "result received",
+		slog.Bool("success", result.Success), slog.Bool("vendor_timed_out", result.TimedOut),
+		slog.Bool("exception", result.Exception != nil), slog.Duration("since_start", now.Sub(rec.RequestedAt)))
+	return nil
+}
+
+// decodeCallbackBody reads {"<kind>_result": {...}} strictly: exactly that
+// one key, an object with a success field.
+func decodeCallbackBody(kind proofline.Kind, body []byte) (*proofline.Result, error) {
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(body, &outer); err != nil {
+		return nil, proofline.Errorf(proofline.EINVALID, "body is not a JSON object")
+	}
+	raw, ok := outer[kind.ResultField()]
+	if !ok || len(outer) != 1 {
+		return nil, proofline.Errorf(proofline.EINVALID, "body must hold exactly %s", kind.ResultField())
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil || probe == nil {
+		return nil, proofline.Errorf(proofline.EINVALID, "%s must be an object", kind.ResultField())
+	}
+	if _, ok := probe["success"]; !ok {
+		return nil, proofline.Errorf(proofline.EINVALID, "%s.success is required", kind.ResultField())
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var r proofline.Result
+	if err := dec.Decode(&r); err != nil {
+		return nil, proofline.Errorf(proofline.EINVALID, "%s does not have the result shape", kind.ResultField())
+	}
+	if kind != proofline.KindDocument && r.PIIFromDoc != nil {
+		return nil, proofline.Errorf(proofline.EINVALID, "pii_from_doc is only for document results")
+	}
+	r.Normalize()
+	return &r, nil
+}
+
+func decodeB64(s string) ([]byte, error) {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// sanitize bounds a caller-supplied string for a log line: printable ASCII
+// only, at most 64 characters.
+func sanitize(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// CallbackTokenValid reports whether token is the callback token of kind.
+func (s *Service) CallbackTokenValid(kind proofline.Kind, token string) bool {
+	return kind.Valid() && proofline.TokenEqual(token, s.opts.CallbackTokens[kind])
+}

@@ -1,0 +1,271 @@
+// Package proofing is proofline as a library: an identity provider written in
+// Go starts proofing jobs, reads and forgets their outcomes, and receives the
+// workers' callbacks through a Service. The JSON API, the pages and the
+// `proofline serve` command are thin layers over it.
+package proofing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/resultstore"
+)
+
+// Options configure a Service. Store, Dispatcher, Sealer, CallbackTokens and
+// CallbackBaseURL are required; Blobs is required for document jobs.
+type Options struct {
+	Store      *resultstore.Store
+	Blobs      *blobstore.Store
+	Dispatcher *dispatch.Dispatcher
+	// Sealer seals job envelopes (the same key ring the workers open with).
+	Sealer proofline.Sealer
+	// CallbackTokens are the per-kind shared tokens workers present in
+	// X-API-AUTH-TOKEN (the original *_proof_result_lambda_token settings).
+	CallbackTokens map[proofline.Kind]string
+	// CallbackBaseURL is the origin workers reach this IdP at, e.g.
+	// https://idp.example.gov; callbacks go to CallbackBaseURL + CallbackPath.
+	CallbackBaseURL string
+	// Timeout is how long a person waits for an outcome
+	// (async_wait_timeout_seconds). Default 60 s.
+	Timeout time.Duration
+	// ClockSkew bounds the callback timestamp's distance from now. Default 2 min.
+	ClockSkew time.Duration
+	// WorkerVersion is the pinned worker build dispatched to; a callback from
+	// another build is logged and counted, not refused.
+	WorkerVersion string
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Service is the core of proofline. It is safe for concurrent use and holds no
+// state of its own beyond counters: every record lives in the result store, so
+// any number of Services sharing a store answer each other's polls and callbacks.
+type Service struct {
+	opts  Options
+	stats Stats
+}
+
+// New checks opts and returns a Service.
+func New(opts Options) (*Service, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("proofing: Store is required")
+	case opts.Dispatcher == nil:
+		return nil, errors.New("proofing: Dispatcher is required")
+	case opts.Sealer == nil:
+		return nil, errors.New("proofing: Sealer is required")
+	case opts.CallbackBaseURL == "":
+		return nil, errors.New("proofing: CallbackBaseURL is required")
+	}
+	for _, k := range proofline.Kinds {
+		if opts.CallbackTokens[k] == "" {
+			return nil, errors.New("proofing: a callback token is required for " + string(k))
+		}
+	}
+	toks := map[string]proofline.Kind{}
+	for _, k := range proofline.Kinds {
+		if other, dup := toks[opts.CallbackTokens[k]]; dup {
+			return nil, errors.New("proofing: the " + string(k) + " and " + string(other) + " callback tokens must differ")
+		}
+		toks[opts.CallbackTokens[k]] = k
+	}
+	opts.CallbackBaseURL = strings.TrimRight(opts.CallbackBaseURL, "/")
+	if opts.Timeout <= 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	if opts.ClockSkew <= 0 {
+		opts.ClockSkew = 2 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{opts: opts}, nil
+}
+
+// Timeout is how long a person waits for an outcome.
+func (s *Service) Timeout() time.Duration { return s.opts.Timeout }
+
+// Started is the answer to a job start.
+type Started struct {
+	ResultID string
+	Kind     proofline.Kind
+	Deadline time.Time
+}
+
+// ResolutionRequest starts a resolution job.
+type ResolutionRequest struct {
+	Applicant          proofline.Applicant `json:"applicant"`
+	ShouldProofStateID bool                `json:"should_proof_state_id"`
+	DOBYearOnly        bool                `json:"dob_year_only"`
+}
+
+// AddressRequest starts an address (phone) job.
+type AddressRequest struct {
+	Applicant proofline.Applicant `json:"applicant"`
+}
+
+// DocumentRequest starts a document job from images already uploaded through
+// a capture's presigned URLs.
+type DocumentRequest struct {
+	CaptureID               string `json:"capture_id"`
+	EncryptionKey           string `json:"encryption_key"`
+	FrontImageURL           string `json:"front_image_url"`
+	FrontImageIV            string `json:"front_image_iv"`
+	BackImageURL            string `json:"back_image_url"`
+	BackImageIV             string `json:"back_image_iv"`
+	SelfieImageURL          string `json:"selfie_image_url,omitempty"`
+	SelfieImageIV           string `json:"selfie_image_iv,omitempty"`
+	LivenessCheckingEnabled bool   `json:"liveness_checking_enabled"`
+}
+
+// StartResolution validates r and starts a resolution job. Validation
+// failures are a *proofline.ValidationError naming each bad field.
+func (s *Service) StartResolution(ctx context.Context, r ResolutionRequest) (*Started, error) {
+	var v proofline.ValidationError
+	r.Applicant.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: r.ShouldProofStateID}, s.opts.Now(), "applicant.", &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return s.start(ctx, proofline.KindResolution, &proofline.Payload{Resolution: &proofline.ResolutionArgs{
+		Applicant: r.Applicant, ShouldProofStateID: r.ShouldProofStateID, DOBYearOnly: r.DOBYearOnly,
+	}})
+}
+
+// StartAddress validates r and starts an address (phone) job.
+func (s *Service) StartAddress(ctx context.Context, r AddressRequest) (*Started, error) {
+	var v proofline.ValidationError
+	r.Applicant.Validate(proofline.ApplicantRules{RequirePhone: true}, s.opts.Now(), "applicant.", &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return s.start(ctx, proofline.KindAddress, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: r.Applicant}})
+}
+
+// NewCapture issues presigned upload URLs for one document capture.
+func (s *Service) NewCapture(ctx context.Context) (*blobstore.Capture, error) {
+	if s.opts.Blobs == nil {
+		return nil, proofline.Errorf(proofline.EUNAVAILABLE, "document capture is not configured")
+	}
+	return s.opts.Blobs.NewCapture(ctx)
+}
+
+// StartDocument validates r and starts a document job. Image URLs must be
+// the capture's own upload URLs; anything else is refused before any fetch.
+func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Started, error) {
+	if s.opts.Blobs == nil {
+		return nil, proofline.Errorf(proofline.EUNAVAILABLE, "document proofing is not configured")
+	}
+	var v proofline.ValidationError
+	if !validCaptureID(r.CaptureID) {
+		v.Add("capture_id", requiredOr(r.CaptureID, "is not a capture id"))
+	}
+	key, err := decodeB64(r.EncryptionKey)
+	if err != nil || len(key) != 32 {
+		v.Add("encryption_key", requiredOr(r.EncryptionKey, "must be a base64 AES-256 key (32 bytes)"))
+	}
+	args := &proofline.DocumentArgs{EncryptionKey: key, LivenessCheckingEnabled: r.LivenessCheckingEnabled}
+	image := func(side blobstore.Side, rawURL, iv string, ref *proofline.ImageRef) {
+		name := string(side) + "_image"
+		if rawURL == "" {
+			v.Add(name+"_url", "is required")
+		} else if cid, gotSide, k, err := s.opts.Blobs.KeyFromURL(rawURL); err != nil {
+			v.Add(name+"_url", "is not an upload URL issued by this service")
+		} else if cid != r.CaptureID || gotSide != side {
+			v.Add(name+"_url", "does not belong to this capture and side")
+		} else {
+			ref.Key = k
+		}
+		b, err := decodeB64(iv)
+		if err != nil || len(b) != 12 {
+			v.Add(name+"_iv", requiredOr(iv, "must be a base64 12-byte IV"))
+		}
+		ref.IV = b
+	}
+	image(blobstore.SideFront, r.FrontImageURL, r.FrontImageIV, &args.Front)
+	image(blobstore.SideBack, r.BackImageURL, r.BackImageIV, &args.Back)
+	if r.LivenessCheckingEnabled {
+		args.Selfie = &proofline.ImageRef{}
+		image(blobstore.SideSelfie, r.SelfieImageURL, r.SelfieImageIV, args.Selfie)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return s.start(ctx, proofline.KindDocument, &proofline.Payload{Document: args})
+}
+
+func (s *Service) start(ctx context.Context, kind proofline.Kind, p *proofline.Payload) (*Started, error) {
+	now := s.opts.Now()
+	id := proofline.NewResultID()
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, proofline.WrapError(proofline.EINTERNAL, "random", err)
+	}
+	p.CallbackSecret = secret
+	deadline := now.Add(s.opts.Timeout)
+	traceID := newTraceID()
+	env, err := proofline.SealEnvelope(s.opts.Sealer, proofline.Envelope{
+		Kind: kind, ResultID: id, CallbackURL: s.opts.CallbackBaseURL + proofline.CallbackPath(kind, id),
+		Deadline: deadline, TraceID: traceID, WorkerVersion: s.opts.WorkerVersion,
+	}, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.opts.Store.CreatePending(ctx, resultstore.Pending{
+		ResultID: id, Kind: kind, RequestedAt: now, Deadline: deadline,
+		SecretHash: proofline.HashSecret(secret), TraceID: traceID,
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.opts.Dispatcher.Dispatch(ctx, env); err != nil {
+		// Nothing will answer this attempt: forget it so it is not polled to a timeout.
+		_ = s.opts.Store.Delete(context.WithoutCancel(ctx), id)
+		return nil, err
+	}
+	s.stats.started(kind)
+	s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "job started",
+		slog.String("kind", string(kind)), slog.String("result_id", id), slog.String("trace_id", traceID))
+	return &Started{ResultID: id, Kind: kind, Deadline: deadline}, nil
+}
+
+// Outcome returns the state of an attempt: pending, done with its result, or
+// timed_out. ENOTFOUND for an id that never existed, expired or was forgotten.
+func (s *Service) Outcome(ctx context.Context, resultID string) (*proofline.Outcome, error) {
+	return s.opts.Store.Outcome(ctx, resultID)
+}
+
+// Forget deletes an attempt once the IdP has taken its result.
+func (s *Service) Forget(ctx context.Context, resultID string) error {
+	return s.opts.Store.Delete(ctx, resultID)
+}
+
+func validCaptureID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+func requiredOr(value, msg string) string {
+	if value == "" {
+		return "is required"
+	}
+	return msg
+}
+
+func newTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,86 @@
+package proofing
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/proofline/proofline"
+)
+
+// Stats counts what the service saw, per kind. Snapshot it with Service.Stats.
+type Stats struct {
+	mu     sync.Mutex
+	byKind map[proofline.Kind]*kindStats
+}
+
+type kindStats struct {
+	started, completed, late, duplicate, versionMismatch atomic.Int64
+	totalWaitNanos                                       atomic.Int64
+	rejected                                             sync.Map // reason → *atomic.Int64
+}
+
+// KindStats is a snapshot of one kind's counters.
+type KindStats struct {
+	Started   int64
+	Completed int64
+	// Late callbacks arrived after the deadline (410).
+	Late int64
+	// Duplicate callbacks arrived for a result already stored (409).
+	Duplicate int64
+	// VersionMismatch callbacks came from a worker build other than the pinned one.
+	VersionMismatch int64
+	// Rejected callbacks by reason: token, signature, unknown, malformed.
+	Rejected map[string]int64
+	// MeanWait is the mean time from start to stored result.
+	MeanWait time.Duration
+}
+
+func (s *Stats) kind(k proofline.Kind) *kindStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byKind == nil {
+		s.byKind = map[proofline.Kind]*kindStats{}
+	}
+	ks := s.byKind[k]
+	if ks == nil {
+		ks = &kindStats{}
+		s.byKind[k] = ks
+	}
+	return ks
+}
+
+func (s *Stats) started(k proofline.Kind)         { s.kind(k).started.Add(1) }
+func (s *Stats) late(k proofline.Kind)            { s.kind(k).late.Add(1) }
+func (s *Stats) duplicate(k proofline.Kind)       { s.kind(k).duplicate.Add(1) }
+func (s *Stats) versionMismatch(k proofline.Kind) { s.kind(k).versionMismatch.Add(1) }
+func (s *Stats) completed(k proofline.Kind, wait time.Duration) {
+	ks := s.kind(k)
+	ks.completed.Add(1)
+	ks.totalWaitNanos.Add(int64(wait))
+}
+func (s *Stats) rejected(k proofline.Kind, reason string) {
+	v, _ := s.kind(k).rejected.LoadOrStore(reason, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// Stats returns a snapshot of the counters of every kind.
+func (s *Service) Stats() map[proofline.Kind]KindStats {
+	out := map[proofline.Kind]KindStats{}
+	for _, k := range proofline.Kinds {
+		ks := s.stats.kind(k)
+		snap := KindStats{
+			Started: ks.started.Load(), Completed: ks.completed.Load(), Late: ks.late.Load(),
+			Duplicate: ks.duplicate.Load(), VersionMismatch: ks.versionMismatch.Load(), Rejected: map[string]int64{},
+		}
+		if snap.Completed > 0 {
+			snap.MeanWait = time.Duration(ks.totalWaitNanos.Load() / snap.Completed)
+		}
+		ks.rejected.Range(func(k, v any) bool {
+			snap.Rejected[k.(string)] = v.(*atomic.Int64).Load()
+			return true
+		})
+		out[k] = snap
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/proofing"
+)
+
+// MountAPI mounts the JSON API for IdP back ends, behind bearer API keys.
+func (s *Server) MountAPI(mux *http.ServeMux) {
+	mux.Handle("POST /api/v1/document-capture", s.authed(s.createCapture))
+	mux.Handle("POST /api/v1/proofing/document", s.authed(s.startDocument))
+	mux.Handle("POST /api/v1/proofing/resolution", s.authed(s.startResolution))
+	mux.Handle("POST /api/v1/proofing/address", s.authed(s.startAddress))
+	mux.Handle("GET /api/v1/proofing/{result_id}", s.authed(s.getOutcome))
+	mux.Handle("DELETE /api/v1/proofing/{result_id}", s.authed(s.deleteOutcome))
+	mux.Handle("/api/v1/", s.authed(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, proofline.Errorf(proofline.ENOTFOUND, "no such endpoint"))
+	}))
+}
+
+func (s *Server) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		valid := false
+		for _, k := range s.opts.APIKeys {
+			// Compare with every key so timing does not reveal which matched.
+			if proofline.TokenEqual(strings.TrimSpace(key), k) {
+				valid = true
+			}
+		}
+		if !ok || !valid {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="proofline"`)
+			writeError(w, proofline.Errorf(proofline.EUNAUTHORIZED, "a valid API key is required"))
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r)
+	})
+}
+
+type startResponse struct {
+	ResultID  string    `json:"result_id"`
+	StatusURL string    `json:"status_url"`
+	Deadline  time.Time `json:"deadline"`
+}
+
+func writeStarted(w http.ResponseWriter, st *proofing.Started) {
+	w.Header().Set("Location", "/api/v1/proofing/"+st.ResultID)
+	writeJSON(w, http.StatusAccepted, startResponse{
+		ResultID: st.ResultID, StatusURL: "/api/v1/proofing/" + st.ResultID, Deadline: st.Deadline.UTC(),
+	})
+}
+
+func (s *Server) startResolution(w http.ResponseWriter, r *http.Request) {
+	var req proofing.ResolutionRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	st, err := s.svc.StartResolution(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeStarted(w, st)
+}
+
+func (s *Server) startAddress(w http.ResponseWriter, r *http.Request) {
+	var req proofing.AddressRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	st, err := s.svc.StartAddress(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeStarted(w, st)
+}
+
+func (s *Server) startDocument(w http.ResponseWriter, r *http.Request) {
+	var req proofing.DocumentRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	st, err := s.svc.StartDocument(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeStarted(w, st)
+}
+
+func (s *Server) createCapture(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.NewCapture(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"capture_id": c.ID, "uploads": c.Uploads, "expires_at": c.ExpiresAt.UTC(),
+	})
+}
+
+type outcomeResponse struct {
+	Status proofline.Status  `json:"status"`
+	Result *proofline.Result `json:"result,omitempty"`
+}
+
+func (s *Server) getOutcome(w http.ResponseWriter, r *http.Request) {
+	o, err := s.svc.Outcome(r.Context(), r.PathValue("result_id"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	resp := outcomeResponse{Status: o.Status}
+	if o.Status == proofline.StatusDone {
+		resp.Result = o.Result
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) deleteOutcome(w http.ResponseWriter, r *http.Request) {
+	if err := s.svc.Forget(r.Context(), r.PathValue("result_id")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// decode reads a JSON request body into v, answering 415, 413 or 400 itself.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeError(w, proofline.Errorf(proofline.EUNSUPPORTED, "Content-Type must be application/json"))
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, proofline.Errorf(proofline.ETOOLARGE, "request body too large"))
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		writeValidation(w, []proofline.FieldError{{Field: fieldName(typeErr.Field), Message: "has the wrong type"}})
+	default:
+		writeValidation(w, []proofline.FieldError{{Field: "body", Message: "must be a JSON object"}})
+	}
+	return false
+}
+
+// fieldName maps a JSON path like "applicant.dob" to the field name errors
+// use: applicant fields are named as the applicant field is (dob).
+func fieldName(path string) string {
+	if f, ok := strings.CutPrefix(path, "applicant."); ok {
+		return f
+	}
+	return path
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
