@@ -104,7 +104,7 @@ func SealEnvelope(s Sealer, h Envelope, p *Payload) (*Envelope, error) {
 	if err := p.validateFor(h.Kind); err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(p)
+	plain, err := p.marshalRevealed()
 	if err != nil {
 		return nil, WrapError(EINTERNAL, "encode payload", err)
 	}

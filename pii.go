@@ -12,9 +12,10 @@ const Redacted = "[REDACTED]"
 // verb, including %#v), slog (text and JSON handlers) and error text; code that
 // really needs the value converts it explicitly with string(p) or p.Reveal().
 //
-// JSON marshalling keeps the value: envelopes, stored results and API responses
-// carry it on purpose, and all of them are sealed or sent over TLS only. Logs
-// go through LogValue, which masks it.
+// JSON marshalling masks it too, so a struct holding PII cannot leak through a
+// JSON log line or an accidental json.Marshal. The few paths that must carry
+// the value (sealing a payload or a record, answering the IdP) use the
+// MarshalRevealed methods (reveal.go). Unmarshalling reads the value as usual.
 type PII string
 
 // Reveal returns the plain value. Call it only where the value is sent to a
@@ -32,6 +33,9 @@ func (p PII) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(Redacted)) }
 
 // LogValue masks the value.
 func (p PII) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// MarshalJSON masks the value.
+func (p PII) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // IsZero reports whether no value is set.
 func (p PII) IsZero() bool { return p == "" }

@@ -285,14 +285,14 @@ func (c *Config) Validate() error {
 			return &Error{Key: "redis_url", Msg: "must be a redis:// or rediss:// URL"}
 		}
 		// With a shared store, every server and worker must share these.
-		for key, v := range map[string]string{
-			"seal_keys":                            c.SealKeys,
-			"address_proof_result_lambda_token":    c.AddressProofResultLambdaToken,
-			"document_proof_result_lambda_token":   c.DocumentProofResultLambdaToken,
-			"resolution_proof_result_lambda_token": c.ResolutionProofResultLambdaToken,
+		for _, kv := range [][2]string{
+			{"seal_keys", c.SealKeys},
+			{"address_proof_result_lambda_token", c.AddressProofResultLambdaToken},
+			{"document_proof_result_lambda_token", c.DocumentProofResultLambdaToken},
+			{"resolution_proof_result_lambda_token", c.ResolutionProofResultLambdaToken},
 		} {
-			if v == "" {
-				return &Error{Key: key, Msg: "is required when redis_url is set (every instance must share it)"}
+			if kv[1] == "" {
+				return &Error{Key: kv[0], Msg: "is required when redis_url is set (every instance must share it)"}
 			}
 		}
 		if len(c.APIKeys) == 0 {

@@ -98,9 +98,14 @@ func (m *Document) AuthenticateDocument(ctx context.Context, img *proofer.Docume
 	if img != nil {
 		back = img.Back
 	}
+	return documentResult(safeParse(back)), nil
+}
+
+// documentResult is the answer to a back image that parsed as sd (nil: not
+// sandbox YAML).
+func documentResult(sd *sandboxDoc) *proofer.VendorResult {
 	r := newResult(DocumentName, DocumentTransactionID)
 	r.Billed = true
-	sd := safeParse(back)
 	switch {
 	case sd == nil:
 		r.DocResult = DocResultPassed
@@ -121,7 +126,7 @@ func (m *Document) AuthenticateDocument(ctx context.Context, img *proofer.Docume
 			r.PIIFromDoc = DefaultPII()
 		}
 	}
-	return r, nil
+	return r
 }
 
 // sandboxDoc is what a sandbox YAML back image asks for.

@@ -238,8 +238,8 @@ func (p *Proofer) readImage(ctx context.Context, aead cipher.AEAD, im docImage) 
 	if len(im.ref.IV) != aead.NonceSize() || len(ct) < aead.Overhead() {
 		return nil, fmt.Sprintf(msgImageUndecrypt, im.side)
 	}
-	// ct is ours (a fresh read); decrypt in place.
-	pt, err := aead.Open(ct[:0], im.ref.IV, ct, nil)
+	// Into a new buffer: the store may hand out a slice it still holds.
+	pt, err := aead.Open(nil, im.ref.IV, ct, nil)
 	if err != nil {
 		return nil, fmt.Sprintf(msgImageUndecrypt, im.side)
 	}

@@ -139,7 +139,15 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// CallbackTokenValid reports whether token is the callback token of kind.
+// CallbackTokenValid reports whether token is the callback token of kind,
+// counting a refusal. The HTTP layer calls it before reading a body.
 func (s *Service) CallbackTokenValid(kind proofline.Kind, token string) bool {
-	return kind.Valid() && proofline.TokenEqual(token, s.opts.CallbackTokens[kind])
+	if !kind.Valid() {
+		return false
+	}
+	if !proofline.TokenEqual(token, s.opts.CallbackTokens[kind]) {
+		s.stats.rejected(kind, "token")
+		return false
+	}
+	return true
 }

@@ -133,7 +133,7 @@ type DocumentRequest struct {
 // failures are a *proofline.ValidationError naming each bad field.
 func (s *Service) StartResolution(ctx context.Context, r ResolutionRequest) (*Started, error) {
 	var v proofline.ValidationError
-	r.Applicant.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: r.ShouldProofStateID}, s.opts.Now(), "applicant.", &v)
+	r.Applicant.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: r.ShouldProofStateID}, s.opts.Now(), "", &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Service) StartResolution(ctx context.Context, r ResolutionRequest) (*St
 // StartAddress validates r and starts an address (phone) job.
 func (s *Service) StartAddress(ctx context.Context, r AddressRequest) (*Started, error) {
 	var v proofline.ValidationError
-	r.Applicant.Validate(proofline.ApplicantRules{RequirePhone: true}, s.opts.Now(), "applicant.", &v)
+	r.Applicant.Validate(proofline.ApplicantRules{RequirePhone: true}, s.opts.Now(), "", &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,10 @@
 // Create is SET NX PX, Get is GET, Delete is DEL and Swap is one Lua script
 // (one round trip) that compares the current value with the expected one byte
 // for byte before SET PX.
+//
+// The driver does not retry: when Redis is down or restarting, a call fails
+// at once (the Store reports EUNAVAILABLE) and the next call reconnects.
+// After a restart each pooled connection fails its first command once.
 package redisstore
 
 import (
@@ -69,6 +73,10 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		return nil, err
 	}
 	copt.DisableCache = true // no client-side caching: every read goes to Redis
+	// Fail fast: a command that cannot reach Redis returns its error at
+	// once instead of being retried inside rueidis until ctx ends. The
+	// callers (poll, callback) own retries, per request.
+	copt.DisableRetry = true
 	client, err := rueidis.NewClient(copt)
 	if err != nil {
 		return nil, proofline.WrapError(proofline.EUNAVAILABLE, "redis unreachable at "+addr, err)

@@ -277,7 +277,7 @@ func (s *Store) Close() error {
 // the whole record, each bound to id.
 func (s *Store) seal(rec *record, id string, pii *proofline.DocumentPII) ([]byte, error) {
 	if pii != nil {
-		plain, err := json.Marshal(pii)
+		plain, err := pii.MarshalRevealed()
 		if err != nil {
 			return nil, proofline.WrapError(proofline.EINTERNAL, "encode record", err)
 		}

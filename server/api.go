@@ -110,8 +110,10 @@ func (s *Server) createCapture(w http.ResponseWriter, r *http.Request) {
 }
 
 type outcomeResponse struct {
-	Status proofline.Status  `json:"status"`
-	Result *proofline.Result `json:"result,omitempty"`
+	Status proofline.Status `json:"status"`
+	// Result is the result with pii_from_doc in clear: this response goes
+	// only to an API-key holder, over TLS in production.
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 func (s *Server) getOutcome(w http.ResponseWriter, r *http.Request) {
@@ -121,8 +123,11 @@ func (s *Server) getOutcome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := outcomeResponse{Status: o.Status}
-	if o.Status == proofline.StatusDone {
-		resp.Result = o.Result
+	if o.Status == proofline.StatusDone && o.Result != nil {
+		if resp.Result, err = o.Result.MarshalRevealed(); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -168,7 +168,7 @@ func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) error {
 			slog.Duration("proofing", proofed.Sub(start)))
 		return ErrExpired
 	}
-	body, err := json.Marshal(map[string]*proofline.Result{env.Kind.ResultField(): result})
+	body, err := callbackBody(env.Kind, result)
 	if err != nil {
 		return fmt.Errorf("%w: encode result: %v", ErrRejected, err)
 	}
@@ -269,4 +269,14 @@ func (r *Runtime) post(ctx context.Context, env *proofline.Envelope, path, token
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// callbackBody is {"<kind>_result": result}, with document PII in clear: the
+// callback goes to the IdP over TLS and is sealed there.
+func callbackBody(kind proofline.Kind, r *proofline.Result) ([]byte, error) {
+	raw, err := r.MarshalRevealed()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]json.RawMessage{kind.ResultField(): raw})
 }

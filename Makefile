@@ -1,0 +1,41 @@
+# proofline — make help lists the targets.
+GO        ?= go
+VERSION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PKGS      := ./...
+STATICCHECK_VERSION := 2025.1.1
+
+.PHONY: help build run deps test test-short lint bench fuzz clean
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/proofline
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/proofline ./cmd/proofline
+
+run: build ## run the embedded default on 127.0.0.1:8080
+	./bin/proofline serve
+
+deps: ## install what the tests need when it is missing (redis-server)
+	@scripts/deps.sh
+
+test: deps ## the whole test suite, with the race detector (what CI runs)
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+
+test-short: ## quick run without the race detector
+	$(GO) test -count=1 $(PKGS)
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+bench: deps ## micro-benchmarks: seal/open, result store put/get (memory, Redis)
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./seal ./resultstore ./redisstore
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@scripts/fuzz.sh $(or $(FUZZTIME),30s)
+
+clean: ## remove build output
+	rm -rf bin dist

@@ -1,0 +1,697 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proofline/proofline/app"
+	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/redistest"
+	"github.com/proofline/proofline/seal"
+)
+
+var redisSrv *redistest.Server
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &redisSrv)) }
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	t       *testing.T
+	base    string
+	apiKey  string
+	app     *app.App
+	logs    *syncBuffer
+	dataDir string
+	http    *http.Client
+}
+
+type opts struct {
+	redis   bool
+	timeout int // async_wait_timeout_seconds
+}
+
+// stores runs f once per result store driver.
+func stores(t *testing.T, f func(t *testing.T, o opts)) {
+	for _, name := range []string{"memory", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, opts{redis: name == "redis"})
+		})
+	}
+}
+
+func start(t *testing.T, o opts) *env {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.LogLevel = "debug"
+	if o.timeout > 0 {
+		cfg.AsyncWaitTimeoutSeconds = o.timeout
+	}
+	dataDir := t.TempDir()
+	cfg.DataDir = dataDir
+	if o.redis {
+		k, _ := seal.Generate("k1")
+		cfg.RedisURL = redisSrv.URL()
+		cfg.SealKeys = seal.FormatKeys(k)
+		cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
+		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
+		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
+		cfg.ResolutionProofResultLambdaToken = "resolution-token-ccccccccc"
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Drain(ctx)
+		_ = srv.Shutdown(ctx)
+		_ = a.Close(ctx)
+	})
+	key := a.DevAPIKey
+	if key == "" {
+		key = cfg.APIKeys[0]
+	}
+	return &env{t: t, base: a.BaseURL, apiKey: key, app: a, logs: logs, dataDir: dataDir, http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func (e *env) do(method, path string, body any, hdr ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.apiKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	r, err := e.http.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer r.Body.Close()
+	raw, _ := io.ReadAll(r.Body)
+	out := resp{status: r.StatusCode, header: r.Header, raw: raw}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+// waitOutcome polls until the status is no longer pending.
+func (e *env) waitOutcome(id string, within time.Duration) map[string]any {
+	e.t.Helper()
+	begin := time.Now()
+	end := begin.Add(within)
+	var trail []string
+	for time.Now().Before(end) {
+		t0 := time.Now()
+		r := e.do("GET", "/api/v1/proofing/"+id, nil)
+		trail = append(trail, fmt.Sprintf("%v+%v:%d/%v", t0.Sub(begin).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond), r.status, r.body["status"]))
+		if r.status != 200 {
+			e.t.Fatalf("status of %s: %d %s; polls %v", id, r.status, r.raw, trail[max(0, len(trail)-8):])
+		}
+		if r.body["status"] != "pending" {
+			return r.body
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("%s still pending after %v", id, within)
+	return nil
+}
+
+func (e *env) start(kind string, body any) string {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/proofing/"+kind, body)
+	if r.status != 202 {
+		e.t.Fatalf("start %s: %d %s", kind, r.status, r.raw)
+	}
+	id, _ := r.body["result_id"].(string)
+	if r.body["status_url"] != "/api/v1/proofing/"+id || r.body["deadline"] == nil {
+		e.t.Fatalf("start response %s", r.raw)
+	}
+	return id
+}
+
+func (e *env) proof(kind string, body any) map[string]any {
+	e.t.Helper()
+	out := e.waitOutcome(e.start(kind, body), 10*time.Second)
+	if out["status"] != "done" {
+		e.t.Fatalf("outcome %v", out)
+	}
+	return out["result"].(map[string]any)
+}
+
+func applicant(mut ...func(map[string]any)) map[string]any {
+	a := map[string]any{
+		"first_name": "Jane", "last_name": "Doe", "dob": "1980-06-15", "ssn": "123-45-6789",
+		"address1": "1 Main St", "city": "Reston", "state": "VA", "zipcode": "20190",
+		"state_id_number": "D1234567", "state_id_jurisdiction": "VA", "state_id_type": "drivers_license",
+		"phone": "7035550100",
+	}
+	for _, m := range mut {
+		m(a)
+	}
+	return a
+}
+
+func set(k, v string) func(map[string]any) { return func(a map[string]any) { a[k] = v } }
+
+func stageNames(r map[string]any) []string {
+	var out []string
+	for _, s := range r["context"].(map[string]any)["stages"].([]any) {
+		out = append(out, s.(map[string]any)["stage"].(string))
+	}
+	return out
+}
+
+func errorsOf(r map[string]any) map[string]any { return r["errors"].(map[string]any) }
+
+func TestResolutionMockVendorMagicValues(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		e := start(t, o)
+		cases := []struct {
+			name      string
+			applicant map[string]any
+			stateID   bool
+			yearOnly  bool
+			success   bool
+			field     string // expected errors key
+			exception bool
+			timedOut  bool
+			stages    string
+		}{
+			{name: "pass", applicant: applicant(), success: true, stages: "resolution"},
+			{name: "pass with state id", applicant: applicant(), stateID: true, success: true, stages: "resolution,state_id"},
+			{name: "dob year only runs state id first", applicant: applicant(), stateID: true, yearOnly: true, success: true, stages: "state_id,resolution"},
+			{name: "Bad first name", applicant: applicant(set("first_name", "Bad")), field: "first_name", stages: "resolution"},
+			{name: "state id skipped after failure", applicant: applicant(set("first_name", "Bad")), stateID: true, field: "first_name", stages: "resolution"},
+			{name: "Time", applicant: applicant(set("first_name", "Time")), timedOut: true, exception: true, stages: "resolution"},
+			{name: "Fail", applicant: applicant(set("first_name", "Fail")), exception: true, stages: "resolution"},
+			{name: "SSN 000-00-0000", applicant: applicant(set("ssn", "000-00-0000")), exception: true, stages: "resolution"},
+			{name: "SSN 6666", applicant: applicant(set("ssn", "123-66-6678")), field: "ssn", stages: "resolution"},
+			{name: "zipcode 00000", applicant: applicant(set("zipcode", "00000")), field: "zipcode", stages: "resolution"},
+			{name: "unsupported jurisdiction", applicant: applicant(set("state_id_jurisdiction", "GU")), stateID: true, field: "state_id_jurisdiction", stages: "resolution,state_id"},
+			{name: "all-zero state id", applicant: applicant(set("state_id_number", "0000000")), stateID: true, field: "state_id_number", stages: "resolution,state_id"},
+			{name: "unknown state id type", applicant: applicant(set("state_id_type", "passport")), stateID: true, field: "state_id_type", stages: "resolution,state_id"},
+			{name: "state id failure stops dob-year-only", applicant: applicant(set("state_id_type", "passport")), stateID: true, yearOnly: true, field: "state_id_type", stages: "state_id"},
+		}
+		for _, c := range cases {
+			r := e.proof("resolution", map[string]any{"applicant": c.applicant, "should_proof_state_id": c.stateID, "dob_year_only": c.yearOnly})
+			if r["success"] != c.success {
+				t.Errorf("%s: success %v, want %v (%v)", c.name, r["success"], c.success, r)
+			}
+			if c.field != "" {
+				msgs, _ := errorsOf(r)[c.field].([]any)
+				if len(msgs) == 0 || msgs[0].(string) == "" {
+					t.Errorf("%s: errors %v lack %s", c.name, r["errors"], c.field)
+				}
+			}
+			if (r["exception"] != nil) != c.exception || r["timed_out"] != c.timedOut {
+				t.Errorf("%s: exception %v timed_out %v", c.name, r["exception"], r["timed_out"])
+			}
+			if got := strings.Join(stageNames(r), ","); got != c.stages {
+				t.Errorf("%s: stages %s, want %s", c.name, got, c.stages)
+			}
+			for _, k := range []string{"success", "errors", "messages", "exception", "timed_out", "transaction_id", "context"} {
+				if _, ok := r[k]; !ok {
+					t.Errorf("%s: result lacks %s", c.name, k)
+				}
+			}
+		}
+		if msgs := errorsOf(e.proof("resolution", map[string]any{"applicant": applicant(set("ssn", "666-66-6666"))}))["ssn"].([]any); msgs[0] != "Unverified SSN." {
+			t.Errorf("ssn message %v", msgs)
+		}
+	})
+}
+
+func TestAddressMockVendorMagicValues(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		e := start(t, o)
+		ok := e.proof("address", map[string]any{"applicant": map[string]any{"phone": "(703) 555-0100"}})
+		if ok["success"] != true || stageNames(ok)[0] != "address" {
+			t.Errorf("plain phone: %v", ok)
+		}
+		bad := e.proof("address", map[string]any{"applicant": map[string]any{"phone": "7035555555"}})
+		if bad["success"] != false || errorsOf(bad)["phone"] == nil {
+			t.Errorf("7035555555: %v", bad)
+		}
+		exc := e.proof("address", map[string]any{"applicant": map[string]any{"phone": "+1 703 555 5999"}})
+		if exc["exception"] == nil || exc["timed_out"] != false {
+			t.Errorf("7035555999: %v", exc)
+		}
+		to := e.proof("address", map[string]any{"applicant": map[string]any{"phone": "703.555.5888"}})
+		if to["timed_out"] != true || to["success"] != false {
+			t.Errorf("7035555888: %v", to)
+		}
+	})
+}
+
+func TestHangReachesTimeoutThenRetrySucceeds(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		o.timeout = 2 // the timed_out window is one more timeout: wide enough for a loaded CI machine
+		e := start(t, o)
+		id := e.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Hangman"))})
+		if r := e.do("GET", "/api/v1/proofing/"+id, nil); r.body["status"] != "pending" {
+			t.Fatalf("right after start: %s", r.raw)
+		}
+		out := e.waitOutcome(id, 5*time.Second)
+		if out["status"] != "timed_out" || out["result"] != nil {
+			t.Fatalf("Hang: %v", out)
+		}
+		// Still answered as timed_out (for at least one more timeout period).
+		if r := e.do("GET", "/api/v1/proofing/"+id, nil); r.body["status"] != "timed_out" {
+			t.Fatalf("re-read: %s", r.raw)
+		}
+		// Try again: a new attempt with a new result_id.
+		r := e.proof("resolution", map[string]any{"applicant": applicant()})
+		if r["success"] != true {
+			t.Fatalf("retry: %v", r)
+		}
+	})
+}
+
+// capture creates a document capture and uploads the encrypted images.
+func (e *env) capture(front, back []byte) (map[string]any, []byte) {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/document-capture", nil)
+	if r.status != 201 {
+		e.t.Fatalf("capture: %d %s", r.status, r.raw)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	req := map[string]any{"capture_id": r.body["capture_id"], "encryption_key": base64.StdEncoding.EncodeToString(key)}
+	uploads := r.body["uploads"].(map[string]any)
+	for side, img := range map[string][]byte{"front": front, "back": back} {
+		up := uploads[side].(map[string]any)
+		iv := make([]byte, 12)
+		_, _ = rand.Read(iv)
+		block, _ := aes.NewCipher(key)
+		gcm, _ := cipher.NewGCM(block)
+		ct := gcm.Seal(nil, iv, img, nil)
+		put, _ := http.NewRequest(up["method"].(string), up["url"].(string), bytes.NewReader(ct))
+		for k, v := range up["headers"].(map[string]any) {
+			put.Header.Set(k, v.(string))
+		}
+		pr, err := e.http.Do(put)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		pr.Body.Close()
+		if pr.StatusCode/100 != 2 {
+			e.t.Fatalf("upload %s: %d", side, pr.StatusCode)
+		}
+		req[side+"_image_url"] = up["url"]
+		req[side+"_image_iv"] = base64.StdEncoding.EncodeToString(iv)
+	}
+	return req, key
+}
+
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func TestDocumentFlow(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		e := start(t, o)
+		yamlBack := []byte("document:\n  first_name: Susan\n  last_name: Smith\n  dob: '1985-03-04'\n  state: MT\n  zipcode: '59010'\n  state_id_number: '123456789'\n  state_id_jurisdiction: MT\n  state_id_type: drivers_license\n")
+		req, _ := e.capture([]byte("front image bytes"), yamlBack)
+		if n := countFiles(t, e.dataDir); n != 2 {
+			t.Fatalf("%d uploaded files, want 2", n)
+		}
+		r := e.proof("document", req)
+		if r["success"] != true {
+			t.Fatalf("document: %v", r)
+		}
+		pii := r["pii_from_doc"].(map[string]any)
+		if pii["first_name"] != "Susan" || pii["state_id_jurisdiction"] != "MT" || pii["dob"] != "1985-03-04" {
+			t.Errorf("pii_from_doc %v", pii)
+		}
+		if stageNames(r)[0] != "document" {
+			t.Errorf("stages %v", stageNames(r))
+		}
+		if n := countFiles(t, e.dataDir); n != 0 {
+			t.Errorf("%d image files left after proofing, want 0", n)
+		}
+
+		req, _ = e.capture([]byte("front"), []byte("friendly_error: The image was too blurry.\n"))
+		r = e.proof("document", req)
+		if r["success"] != false || len(errorsOf(r)) == 0 {
+			t.Errorf("friendly_error: %v", r)
+		}
+
+		req, _ = e.capture([]byte("front"), []byte("not yaml at all \x00\x01"))
+		if r = e.proof("document", req); r["success"] != true || r["pii_from_doc"] == nil {
+			t.Errorf("default document: %v", r)
+		}
+
+		// Wrong key: the worker cannot decrypt; an exception names the side.
+		req, _ = e.capture([]byte("front"), []byte("back"))
+		other := make([]byte, 32)
+		req["encryption_key"] = base64.StdEncoding.EncodeToString(other)
+		if r = e.proof("document", req); r["exception"] == nil || r["success"] != false {
+			t.Errorf("wrong key: %v", r)
+		}
+	})
+}
+
+func TestDocumentStartRefusesForeignImages(t *testing.T) {
+	t.Parallel()
+	e := start(t, opts{})
+	req, _ := e.capture([]byte("f"), []byte("b"))
+	other, _ := e.capture([]byte("f"), []byte("b"))
+	cases := map[string]func(m map[string]any){
+		"front_image_url": func(m map[string]any) { m["front_image_url"] = "http://169.254.169.254/latest/meta-data/" },
+		"back_image_url":  func(m map[string]any) { m["back_image_url"] = other["back_image_url"] },
+		"front_image_iv":  func(m map[string]any) { m["front_image_iv"] = "AAAA" },
+		"encryption_key":  func(m map[string]any) { m["encryption_key"] = "short" },
+		"capture_id":      func(m map[string]any) { m["capture_id"] = "../../etc" },
+	}
+	for field, mut := range cases {
+		m := map[string]any{}
+		for k, v := range req {
+			m[k] = v
+		}
+		mut(m)
+		r := e.do("POST", "/api/v1/proofing/document", m)
+		if r.status != 400 || !strings.Contains(string(r.raw), `"field":"`+field+`"`) {
+			t.Errorf("%s: %d %s", field, r.status, r.raw)
+		}
+	}
+	// the back URL swapped to the front slot of the same capture
+	m := map[string]any{}
+	for k, v := range req {
+		m[k] = v
+	}
+	m["front_image_url"], m["back_image_url"] = req["back_image_url"], req["front_image_url"]
+	if r := e.do("POST", "/api/v1/proofing/document", m); r.status != 400 {
+		t.Errorf("swapped sides accepted: %d", r.status)
+	}
+}
+
+func TestAPIStatusCodes(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		e := start(t, o)
+		good := map[string]any{"applicant": applicant()}
+		if r := e.do("POST", "/api/v1/proofing/resolution", good, "Authorization", ""); r.status != 401 {
+			t.Errorf("no key: %d", r.status)
+		}
+		if r := e.do("POST", "/api/v1/proofing/resolution", good, "Authorization", "Bearer wrong-key-0123456789"); r.status != 401 {
+			t.Errorf("wrong key: %d", r.status)
+		}
+		if r := e.do("GET", "/api/v1/proofing/"+"3db26898-534c-4be2-9592-4ef9e0d3908e", nil, "Authorization", "Basic x"); r.status != 401 {
+			t.Errorf("status without key: %d", r.status)
+		}
+		r := e.do("POST", "/api/v1/proofing/resolution", map[string]any{"applicant": applicant(set("dob", "06/15/1980"), set("ssn", "12-345"), set("state", "Virginia"), set("zipcode", "123"), set("first_name", ""))})
+		if r.status != 400 {
+			t.Fatalf("invalid applicant: %d %s", r.status, r.raw)
+		}
+		fields := map[string]bool{}
+		for _, fe := range r.body["errors"].([]any) {
+			m := fe.(map[string]any)
+			fields[m["field"].(string)] = true
+			if m["message"] == "" {
+				t.Errorf("empty message for %v", m["field"])
+			}
+		}
+		for _, f := range []string{"dob", "ssn", "state", "zipcode", "first_name"} {
+			if !fields[f] {
+				t.Errorf("400 does not name %s: %s", f, r.raw)
+			}
+		}
+		if strings.Contains(string(r.raw), "06/15/1980") {
+			t.Error("validation error echoes a value")
+		}
+		r = e.do("POST", "/api/v1/proofing/address", map[string]any{"applicant": map[string]any{"phone": "555-0100"}})
+		if r.status != 400 || !strings.Contains(string(r.raw), `"field":"phone"`) {
+			t.Errorf("bad phone: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/api/v1/proofing/resolution", map[string]any{"applicant": applicant(), "should_proof_state_id": true, "x": 1}); r.status != 202 {
+			t.Errorf("extra field: %d", r.status)
+		}
+		if r := e.do("POST", "/api/v1/proofing/resolution", `{"applicant": `); r.status != 400 {
+			t.Errorf("malformed json: %d", r.status)
+		}
+		if r := e.do("POST", "/api/v1/proofing/resolution", `{"applicant": {"dob": 19800615}}`); r.status != 400 || !strings.Contains(string(r.raw), `"field":"dob"`) {
+			t.Errorf("wrong type: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/api/v1/proofing/resolution", good, "Content-Type", "text/plain"); r.status != 415 {
+			t.Errorf("wrong content type: %d", r.status)
+		}
+		if r := e.do("POST", "/api/v1/proofing/resolution", `{"applicant":{"first_name":"`+strings.Repeat("a", 100<<10)+`"}}`); r.status != 413 {
+			t.Errorf("oversized: %d", r.status)
+		}
+		for _, id := range []string{"3db26898-534c-4be2-9592-4ef9e0d3908e", "not-an-id", "..%2f..%2fetc"} {
+			if r := e.do("GET", "/api/v1/proofing/"+id, nil); r.status != 404 {
+				t.Errorf("GET %s: %d", id, r.status)
+			}
+		}
+		id := e.start("address", map[string]any{"applicant": map[string]any{"phone": "7035550100"}})
+		if out := e.waitOutcome(id, 5*time.Second); out["status"] != "done" {
+			t.Fatalf("address: %v", out)
+		}
+		if r := e.do("DELETE", "/api/v1/proofing/"+id, nil); r.status != 204 {
+			t.Errorf("DELETE: %d", r.status)
+		}
+		if r := e.do("GET", "/api/v1/proofing/"+id, nil); r.status != 404 {
+			t.Errorf("GET after DELETE: %d", r.status)
+		}
+		if r := e.do("DELETE", "/api/v1/proofing/"+id, nil); r.status != 404 {
+			t.Errorf("second DELETE: %d", r.status)
+		}
+		if r := e.do("GET", "/api/v1/nothing-here", nil); r.status != 404 {
+			t.Errorf("unknown endpoint: %d", r.status)
+		}
+	})
+}
+
+func TestCallbackRefusesUnauthenticatedWorkers(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		e := start(t, o)
+		id := e.start("address", map[string]any{"applicant": map[string]any{"phone": "7035550100"}})
+		e.waitOutcome(id, 5*time.Second)
+		body := `{"address_result":{"success":true}}`
+		post := func(kind, id string, hdr ...string) int {
+			req, _ := http.NewRequest("POST", e.base+"/api/proofing_results/"+kind+"/"+id, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			r, err := e.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			return r.StatusCode
+		}
+		if s := post("address", id); s != 401 {
+			t.Errorf("no token: %d", s)
+		}
+		if s := post("address", id, "X-API-AUTH-TOKEN", "wrong"); s != 401 {
+			t.Errorf("wrong token: %d", s)
+		}
+		if s := post("nosuchkind", id, "X-API-AUTH-TOKEN", "x"); s != 404 {
+			t.Errorf("unknown kind: %d", s)
+		}
+		if o.redis {
+			// Configured tokens: the right token without the per-job secret is
+			// 401, another kind's token is 401, and an unknown id is 404.
+			if s := post("address", id, "X-API-AUTH-TOKEN", "address-token-aaaaaaaaaaaa"); s != 401 {
+				t.Errorf("token without job secret: %d", s)
+			}
+			if s := post("address", id, "X-API-AUTH-TOKEN", "resolution-token-ccccccccc"); s != 401 {
+				t.Errorf("other kind's token: %d", s)
+			}
+			if s := post("address", "3db26898-534c-4be2-9592-4ef9e0d3908e", "X-API-AUTH-TOKEN", "address-token-aaaaaaaaaaaa"); s != 404 {
+				t.Errorf("unknown result id: %d", s)
+			}
+		}
+	})
+}
+
+// TestCanaryPIINeverAtRestOrInLogs runs every flow with marker PII, then
+// searches the logs (all levels), every Redis value and the image directory.
+func TestCanaryPIINeverAtRestOrInLogs(t *testing.T) {
+	stores(t, func(t *testing.T, o opts) {
+		e := start(t, o)
+		const mark = "QXCANARY"
+		markers := []string{mark, "987-65-4329", "987654329", "7035550142", "1961-07-04", "D7777777", "22222"}
+		a := map[string]any{
+			"first_name": mark + "First", "middle_name": mark + "Mid", "last_name": mark + "Last", "dob": "1961-07-04",
+			"ssn": "987-65-4329", "address1": mark + " Road", "city": mark + "ville", "state": "VA", "zipcode": "22222",
+			"state_id_number": "D7777777", "state_id_jurisdiction": "VA", "state_id_type": "drivers_license", "phone": "7035550142",
+		}
+		var ids []string
+		for _, v := range []map[string]any{
+			{"applicant": a, "should_proof_state_id": true},
+			{"applicant": a, "should_proof_state_id": true, "dob_year_only": true},
+		} {
+			ids = append(ids, e.start("resolution", v))
+		}
+		ids = append(ids, e.start("address", map[string]any{"applicant": a}))
+		failing := map[string]any{}
+		for k, v := range a {
+			failing[k] = v
+		}
+		failing["first_name"] = "Bad" + mark
+		ids = append(ids, e.start("resolution", map[string]any{"applicant": failing}))
+		req, _ := e.capture([]byte(mark+"front"), []byte("document:\n  first_name: "+mark+"Doc\n  last_name: "+mark+"DocLast\n  state_id_number: D7777777\n  dob: 1961-07-04\n"))
+		ids = append(ids, e.start("document", req))
+		// An invalid request carrying PII must not echo it either.
+		_ = e.do("POST", "/api/v1/proofing/resolution", map[string]any{"applicant": map[string]any{"first_name": mark, "ssn": "987-65-432", "dob": mark}})
+
+		var docPII map[string]any
+		for _, id := range ids {
+			out := e.waitOutcome(id, 10*time.Second)
+			if out["status"] != "done" {
+				t.Fatalf("%s: %v", id, out)
+			}
+			if p, ok := out["result"].(map[string]any)["pii_from_doc"].(map[string]any); ok {
+				docPII = p
+			}
+		}
+		// The owner does get the document PII back through the API.
+		if docPII == nil || docPII["first_name"] != mark+"Doc" {
+			t.Fatalf("pii_from_doc not returned to the IdP: %v", docPII)
+		}
+		logs := e.logs.String()
+		if !strings.Contains(logs, "result received") {
+			t.Fatal("no logs captured")
+		}
+		for _, m := range markers {
+			if strings.Contains(logs, m) {
+				i := strings.Index(logs, m)
+				t.Errorf("logs contain marker %q: …%s…", m, logs[max(0, i-200):min(len(logs), i+100)])
+			}
+		}
+		if o.redis {
+			dump, err := redisSrv.Dump(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := 0
+			for _, id := range ids {
+				for k, v := range dump {
+					if strings.Contains(k, id) {
+						found++
+						for _, m := range markers {
+							if bytes.Contains(v, []byte(m)) {
+								t.Errorf("redis value of %s contains %q", k, m)
+							}
+						}
+					}
+				}
+			}
+			if found != len(ids) {
+				t.Errorf("found %d of %d records in redis", found, len(ids))
+			}
+			for k := range dump {
+				for _, m := range markers {
+					if strings.Contains(k, m) {
+						t.Errorf("redis key %q contains a marker", k)
+					}
+				}
+			}
+		}
+		_ = filepath.WalkDir(e.dataDir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				if bytes.Contains(b, []byte(mark)) {
+					t.Errorf("image file %s holds plaintext", p)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+func TestServesHealthAndHome(t *testing.T) {
+	t.Parallel()
+	e := start(t, opts{})
+	for _, p := range []string{"/healthz", "/"} {
+		r, err := e.http.Get(e.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 || r.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: %d", p, r.StatusCode)
+		}
+	}
+	_ = fmt.Sprint()
+}

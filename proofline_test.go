@@ -1,0 +1,360 @@
+package proofline_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/seal"
+)
+
+const canary = "CANARYzq7"
+
+func ring(t testing.TB, ids ...string) *seal.KeyRing {
+	t.Helper()
+	var keys []seal.Key
+	for _, id := range ids {
+		k, err := seal.Generate(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	r, err := seal.NewKeyRing(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func canaryApplicant() proofline.Applicant {
+	return proofline.Applicant{
+		FirstName: canary + "First", LastName: canary + "Last", DOB: "1970-01-01", SSN: "900-" + "12-" + "3456",
+		Address1: canary + " Street", City: canary + "City", State: "VA", Zipcode: "22030", Phone: "7035550100",
+	}
+}
+
+func header(kind proofline.Kind) proofline.Envelope {
+	id := proofline.NewResultID()
+	return proofline.Envelope{
+		Kind: kind, ResultID: id, CallbackURL: "http://127.0.0.1:1" + proofline.CallbackPath(kind, id),
+		Deadline: time.Now().Add(time.Minute).Truncate(time.Millisecond), TraceID: "t1", WorkerVersion: "abc",
+	}
+}
+
+func TestEnvelopeSealsPayloadAndBindsHeader(t *testing.T) {
+	t.Parallel()
+	r := ring(t, "k1")
+	p := &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{7}, 32), Resolution: &proofline.ResolutionArgs{Applicant: canaryApplicant()}}
+	env, err := proofline.SealEnvelope(r, header(proofline.KindResolution), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(wire, []byte(canary)) || bytes.Contains(wire, []byte("3456")) {
+		t.Fatalf("envelope on the wire carries plaintext PII: %s", wire)
+	}
+	parsed, err := proofline.ParseEnvelope(wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parsed.Open(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Resolution.Applicant.FirstName != canary+"First" || !bytes.Equal(got.CallbackSecret, p.CallbackSecret) {
+		t.Fatal("payload did not round-trip")
+	}
+
+	// Every header field is bound: a sealed payload moved under any other
+	// header does not open.
+	tamper := map[string]func(e *proofline.Envelope){
+		"kind":           func(e *proofline.Envelope) { e.Kind = proofline.KindAddress },
+		"result_id":      func(e *proofline.Envelope) { e.ResultID = proofline.NewResultID() },
+		"callback_url":   func(e *proofline.Envelope) { e.CallbackURL = "http://evil.example/x" },
+		"deadline":       func(e *proofline.Envelope) { e.Deadline = e.Deadline.Add(time.Hour) },
+		"trace_id":       func(e *proofline.Envelope) { e.TraceID = "other" },
+		"worker_version": func(e *proofline.Envelope) { e.WorkerVersion = "zzz" },
+		"sealed":         func(e *proofline.Envelope) { e.Sealed[len(e.Sealed)-1] ^= 1 },
+	}
+	for name, f := range tamper {
+		e, _ := proofline.ParseEnvelope(wire)
+		f(e)
+		if _, err := e.Open(r); err == nil {
+			t.Errorf("envelope with tampered %s opened", name)
+		}
+	}
+	// Another key ring cannot open it.
+	if _, err := parsed.Open(ring(t, "k1")); err == nil {
+		t.Error("envelope opened with another key")
+	}
+}
+
+func TestEnvelopeRejectsMismatchedPayloadAndBadHeaders(t *testing.T) {
+	t.Parallel()
+	r := ring(t, "k1")
+	secret := bytes.Repeat([]byte{1}, 32)
+	if _, err := proofline.SealEnvelope(r, header(proofline.KindDocument), &proofline.Payload{CallbackSecret: secret, Address: &proofline.AddressArgs{}}); err == nil {
+		t.Error("document envelope accepted an address payload")
+	}
+	if _, err := proofline.SealEnvelope(r, header(proofline.KindAddress), &proofline.Payload{Address: &proofline.AddressArgs{}}); err == nil {
+		t.Error("envelope accepted without a callback secret")
+	}
+	h := header(proofline.KindAddress)
+	h.ResultID = "../../etc/passwd"
+	if _, err := proofline.SealEnvelope(r, h, &proofline.Payload{CallbackSecret: secret, Address: &proofline.AddressArgs{}}); err == nil {
+		t.Error("envelope accepted a malformed result id")
+	}
+	for _, in := range []string{``, `{}`, `[]`, `{"v":2,"kind":"address"}`, `{"v":1,"kind":"nope"}`, `null`} {
+		if _, err := proofline.ParseEnvelope([]byte(in)); err == nil {
+			t.Errorf("ParseEnvelope(%q) accepted", in)
+		}
+	}
+}
+
+func TestPIIRedactsItselfEverywhere(t *testing.T) {
+	t.Parallel()
+	a := canaryApplicant()
+	doc := proofline.DocumentPII{FirstName: canary, StateIDNumber: canary}
+	p := proofline.Payload{Resolution: &proofline.ResolutionArgs{Applicant: a}, Document: &proofline.DocumentArgs{EncryptionKey: []byte(canary)}}
+	values := []any{a, &a, a.FirstName, doc, &doc, p, &p, proofline.Secret(canary), struct{ A proofline.Applicant }{a}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		for _, v := range values {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, canary) || strings.Contains(s, "3456") {
+				t.Errorf("fmt %s of %T leaked: %s", verb, v, s)
+			}
+		}
+	}
+	err := fmt.Errorf("wrapping %v and %s", a, a.SSN)
+	if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "3456") {
+		t.Errorf("error text leaked: %s", err)
+	}
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+		l := slog.New(h)
+		l.Info("x", "applicant", a, "ptr", &a, "name", a.FirstName, "doc", doc, "payload", p, "secret", proofline.Secret(canary), slog.Any("group", []any{a.SSN}))
+	}
+	if strings.Contains(buf.String(), canary) || strings.Contains(buf.String(), "3456") {
+		t.Errorf("slog leaked: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), proofline.Redacted) {
+		t.Error("slog output lost the redaction marker")
+	}
+	// A Secret never marshals its value, even by accident.
+	b, _ := json.Marshal(struct{ S proofline.Secret }{proofline.Secret(canary)})
+	if strings.Contains(string(b), canary) {
+		t.Errorf("json of Secret leaked: %s", b)
+	}
+	// Plain JSON masks PII wherever it sits; only MarshalRevealed writes it.
+	for _, v := range []any{a, &p, struct{ R proofline.ResolutionArgs }{*p.Resolution}, []any{a.SSN}, map[string]any{"d": doc}} {
+		b, err := json.Marshal(v)
+		if err != nil || strings.Contains(string(b), canary) || strings.Contains(string(b), "3456") {
+			t.Errorf("json of %T leaked or failed: %s %v", v, b, err)
+		}
+	}
+	if a.FirstName.Reveal() != canary+"First" {
+		t.Error("Reveal lost the value")
+	}
+}
+
+func TestRevealedJSONRoundTrips(t *testing.T) {
+	t.Parallel()
+	doc := &proofline.DocumentPII{FirstName: canary, MiddleName: "M", LastName: "L", Address1: "A", City: "C", State: "MT",
+		Zipcode: "59010", DOB: "1938-10-06", StateIDNumber: "111", StateIDJurisdiction: "ND", StateIDType: "drivers_license"}
+	billed := true
+	r := &proofline.Result{Success: true, TransactionID: "tx", Billed: &billed, Result: "Passed", PIIFromDoc: doc,
+		RawAlerts: []proofline.Alert{{Name: "a", Result: "Passed"}}, Context: proofline.ResultContext{Stages: []proofline.Stage{{Stage: "document", Vendor: "DocAuthMock"}}}}
+	r.Normalize()
+	b, err := r.MarshalRevealed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back proofline.Result
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if *back.PIIFromDoc != *doc || back.Result != "Passed" || !*back.Billed || back.Context.Stages[0].Vendor != "DocAuthMock" {
+		t.Fatalf("revealed result did not round-trip: %s", b)
+	}
+	// Same shape as plain JSON, but for the PII values.
+	plain, _ := json.Marshal(r)
+	var m1, m2 map[string]any
+	_ = json.Unmarshal(b, &m1)
+	_ = json.Unmarshal(plain, &m2)
+	if len(m1) != len(m2) || len(m1["pii_from_doc"].(map[string]any)) != len(m2["pii_from_doc"].(map[string]any)) {
+		t.Fatalf("shapes differ:\n%s\n%s", b, plain)
+	}
+	if strings.Contains(string(plain), canary) {
+		t.Fatal("plain JSON of a result leaked pii_from_doc")
+	}
+	d, _ := doc.MarshalRevealed()
+	var dback proofline.DocumentPII
+	if json.Unmarshal(d, &dback) != nil || dback != *doc {
+		t.Fatalf("document PII did not round-trip: %s", d)
+	}
+}
+
+func TestApplicantValidation(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	full := func() proofline.Applicant {
+		return proofline.Applicant{FirstName: "Ann", LastName: "Lee", DOB: "1980-02-29", SSN: "123456789",
+			Address1: "1 Main", City: "Reston", State: "va", Zipcode: "220301234", Phone: "+1 (703) 555-0100"}
+	}
+	a := full()
+	var v proofline.ValidationError
+	a.Validate(proofline.ApplicantRules{RequireIdentity: true, RequirePhone: true}, now, "", &v)
+	if v.Err() != nil {
+		t.Fatalf("valid applicant refused: %v", v.Fields)
+	}
+	if a.SSN != "123-45-6789" || a.State != "VA" || a.Zipcode != "22030-1234" || a.Phone != "7035550100" {
+		t.Errorf("not normalized: ssn %q state %q zip %q phone %q", a.SSN.Reveal(), a.State.Reveal(), a.Zipcode.Reveal(), a.Phone.Reveal())
+	}
+	cases := []struct {
+		field string
+		mut   func(*proofline.Applicant)
+	}{
+		{"first_name", func(a *proofline.Applicant) { a.FirstName = "" }},
+		{"dob", func(a *proofline.Applicant) { a.DOB = "02/29/1980" }},
+		{"dob", func(a *proofline.Applicant) { a.DOB = "1981-02-29" }},
+		{"dob", func(a *proofline.Applicant) { a.DOB = "2030-01-01" }},
+		{"ssn", func(a *proofline.Applicant) { a.SSN = "12345678" }},
+		{"ssn", func(a *proofline.Applicant) { a.SSN = "123-456-789" }},
+		{"state", func(a *proofline.Applicant) { a.State = "Virginia" }},
+		{"zipcode", func(a *proofline.Applicant) { a.Zipcode = "2203" }},
+		{"zipcode", func(a *proofline.Applicant) { a.Zipcode = "22030-12" }},
+		{"phone", func(a *proofline.Applicant) { a.Phone = "555-0100" }},
+		{"phone", func(a *proofline.Applicant) { a.Phone = "703555010x" }},
+		{"city", func(a *proofline.Applicant) { a.City = "a\nb" }},
+	}
+	for _, c := range cases {
+		a := full()
+		c.mut(&a)
+		var v proofline.ValidationError
+		a.Validate(proofline.ApplicantRules{RequireIdentity: true, RequirePhone: true}, now, "", &v)
+		if len(v.Fields) != 1 || v.Fields[0].Field != c.field {
+			t.Errorf("%s: got %+v", c.field, v.Fields)
+		}
+		if strings.Contains(v.Error(), string(a.DOB)) && c.field == "dob" {
+			t.Errorf("validation error echoes the value: %s", v.Error())
+		}
+	}
+	// state id fields only when asked
+	a = full()
+	v = proofline.ValidationError{}
+	a.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: true}, now, "", &v)
+	if len(v.Fields) != 3 {
+		t.Errorf("want 3 state id fields required, got %+v", v.Fields)
+	}
+}
+
+func TestCallbackSignature(t *testing.T) {
+	t.Parallel()
+	secret := bytes.Repeat([]byte{9}, 32)
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"address_result":{"success":true}}`)
+	path := "/api/proofing_results/address/x"
+	good := proofline.CallbackProof{
+		Secret: proofline.EncodeSecret(secret), Timestamp: fmt.Sprint(now.Unix()),
+		Signature: proofline.SignCallback(secret, now, "POST", path, body),
+	}
+	hash := proofline.HashSecret(secret)
+	if err := proofline.VerifyCallback(good, hash, now.Add(30*time.Second), time.Minute, "POST", path, body); err != nil {
+		t.Fatalf("good callback refused: %v", err)
+	}
+	other := bytes.Repeat([]byte{8}, 32)
+	cases := map[string]func(p *proofline.CallbackProof) ([]byte, string, time.Time){
+		"missing secret": func(p *proofline.CallbackProof) ([]byte, string, time.Time) { p.Secret = ""; return body, path, now },
+		"wrong secret": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
+			p.Secret = proofline.EncodeSecret(other)
+			p.Signature = proofline.SignCallback(other, now, "POST", path, body)
+			return body, path, now
+		},
+		"missing signature": func(p *proofline.CallbackProof) ([]byte, string, time.Time) { p.Signature = ""; return body, path, now },
+		"body changed": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
+			return []byte(`{"address_result":{"success":false}}`), path, now
+		},
+		"path changed": func(p *proofline.CallbackProof) ([]byte, string, time.Time) { return body, path + "y", now },
+		"stale timestamp": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
+			return body, path, now.Add(2 * time.Minute)
+		},
+		"future timestamp": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
+			return body, path, now.Add(-2 * time.Minute)
+		},
+		"timestamp changed": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
+			p.Timestamp = fmt.Sprint(now.Unix() + 1)
+			return body, path, now
+		},
+		"garbage signature": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
+			p.Signature = "v1=zz"
+			return body, path, now
+		},
+	}
+	for name, f := range cases {
+		p := good
+		b, pth, at := f(&p)
+		err := proofline.VerifyCallback(p, hash, at, time.Minute, "POST", pth, b)
+		if proofline.ErrorCode(err) != proofline.EUNAUTHORIZED {
+			t.Errorf("%s: got %v, want unauthorized", name, err)
+		}
+	}
+}
+
+func TestErrorsKeepCausePrivate(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("context: %w", proofline.WrapError(proofline.EUNAVAILABLE, "store unavailable", errors.New("dial tcp 10.0.0.1: secret detail")))
+	if proofline.ErrorCode(err) != proofline.EUNAVAILABLE || proofline.ErrorMessage(err) != "store unavailable" {
+		t.Errorf("code/message: %q %q", proofline.ErrorCode(err), proofline.ErrorMessage(err))
+	}
+	if proofline.ErrorMessage(errors.New("boom")) != "internal error" || proofline.ErrorCode(errors.New("boom")) != proofline.EINTERNAL {
+		t.Error("uncoded error must render as internal error")
+	}
+}
+
+func TestResultIDs(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		id := proofline.NewResultID()
+		if !proofline.ValidResultID(id) || seen[id] {
+			t.Fatalf("bad or repeated id %q", id)
+		}
+		seen[id] = true
+	}
+	for _, bad := range []string{"", "x", strings.Repeat("a", 36), "3DB26898-534C-4BE2-9592-4EF9E0D3908E", "3db26898-534c-4be2-9592-4ef9e0d3908/", "../3db26898-534c-4be2-9592-4ef9e0d39"} {
+		if proofline.ValidResultID(bad) {
+			t.Errorf("ValidResultID(%q) = true", bad)
+		}
+	}
+}
+
+func FuzzParseAndOpenEnvelope(f *testing.F) {
+	r := ring(f, "k1")
+	env, err := proofline.SealEnvelope(r, header(proofline.KindAddress), &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{1}, 32), Address: &proofline.AddressArgs{Applicant: canaryApplicant()}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := json.Marshal(env)
+	f.Add(good)
+	f.Add([]byte(`{"v":1,"kind":"address","result_id":"3db26898-534c-4be2-9592-4ef9e0d3908e","callback_url":"x","deadline":"2030-01-01T00:00:00Z","sealed":"AQJrMQ=="}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := proofline.ParseEnvelope(data)
+		if err != nil {
+			return
+		}
+		p, err := e.Open(r)
+		if err == nil && !bytes.Equal(data, good) && p == nil {
+			t.Fatal("opened to nothing")
+		}
+	})
+}

@@ -1,0 +1,22 @@
+package server_test
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+)
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func newLogger(w io.Writer, mu *sync.Mutex) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(lockedWriter{w, mu}, nil))
+}

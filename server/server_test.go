@@ -1,0 +1,289 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/seal"
+	"github.com/proofline/proofline/server"
+)
+
+// captured is a dispatch driver that keeps envelopes, so the test can play
+// the worker with the real per-job secret.
+type captured struct {
+	mu   sync.Mutex
+	envs map[string]*proofline.Envelope
+}
+
+func (c *captured) Send(_ context.Context, e *proofline.Envelope) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.envs[e.ResultID] = e
+	return nil
+}
+func (c *captured) Close(context.Context) error { return nil }
+
+var tokens = map[proofline.Kind]string{
+	proofline.KindAddress:    "address-token-0123456789",
+	proofline.KindDocument:   "document-token-012345678",
+	proofline.KindResolution: "resolution-token-0123456",
+}
+
+const apiKey = "api-key-0123456789abcdef"
+
+type fixture struct {
+	t    *testing.T
+	srv  *httptest.Server
+	svc  *proofing.Service
+	ring *seal.KeyRing
+	cap  *captured
+	skew atomic.Int64 // nanoseconds added to the service clock
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	k, _ := seal.Generate("k1")
+	ring, _ := seal.NewKeyRing(k)
+	f := &fixture{t: t, ring: ring, cap: &captured{envs: map[string]*proofline.Envelope{}}}
+	now := func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
+	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{Now: now}), ring, resultstore.Options{Timeout: time.Minute, Now: now})
+	t.Cleanup(func() { _ = store.Close() })
+	f.srv = httptest.NewUnstartedServer(nil)
+	svc, err := proofing.New(proofing.Options{
+		Store: store, Dispatcher: dispatch.New(f.cap, dispatch.Options{Now: now}), Sealer: ring,
+		CallbackTokens: tokens, CallbackBaseURL: "http://" + f.srv.Listener.Addr().String(),
+		Timeout: time.Minute, WorkerVersion: "ref1", Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	f.srv.Config.Handler = server.New(svc, server.Options{APIKeys: []string{apiKey}, MaxCallbackBytes: 4096}).Handler()
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// startAddress starts an address job and returns its id and per-job secret.
+func (f *fixture) startAddress() (string, []byte) {
+	f.t.Helper()
+	st, err := f.svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.cap.mu.Lock()
+	env := f.cap.envs[st.ResultID]
+	f.cap.mu.Unlock()
+	p, err := env.Open(f.ring)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st.ResultID, p.CallbackSecret
+}
+
+type cb struct {
+	kind    proofline.Kind
+	id      string
+	token   string
+	secret  []byte
+	body    string
+	at      time.Time
+	noSig   bool
+	badSig  bool
+	ctype   string
+	chunked bool
+}
+
+func (f *fixture) post(c cb) int {
+	f.t.Helper()
+	if c.kind == "" {
+		c.kind = proofline.KindAddress
+	}
+	if c.body == "" {
+		c.body = `{"address_result":{"success":true,"errors":{},"messages":[],"exception":null,"timed_out":false,"transaction_id":"t","context":{"stages":[]}}}`
+	}
+	if c.at.IsZero() {
+		c.at = time.Now()
+	}
+	path := proofline.CallbackPath(c.kind, c.id)
+	var body io.Reader = strings.NewReader(c.body)
+	if c.chunked {
+		body = io.MultiReader(strings.NewReader(c.body)) // unknown length: sent chunked
+	}
+	req, _ := http.NewRequest("POST", f.srv.URL+path, body)
+	if c.ctype == "" {
+		c.ctype = "application/json"
+	}
+	req.Header.Set("Content-Type", c.ctype)
+	if c.token != "" {
+		req.Header.Set(proofline.HeaderAuthToken, c.token)
+	}
+	if c.secret != nil {
+		req.Header.Set(proofline.HeaderJobSecret, proofline.EncodeSecret(c.secret))
+		req.Header.Set(proofline.HeaderTimestamp, fmt.Sprint(c.at.Unix()))
+		sig := proofline.SignCallback(c.secret, c.at, "POST", path, []byte(c.body))
+		if c.badSig {
+			sig = proofline.SignCallback(c.secret, c.at, "POST", path, []byte(c.body+" "))
+		}
+		if !c.noSig {
+			req.Header.Set(proofline.HeaderSignature, sig)
+		}
+	}
+	req.Header.Set(proofline.HeaderWorkerVersion, "ref1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestCallbackStatusCodes(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id, secret := f.startAddress()
+	tok := tokens[proofline.KindAddress]
+	other := bytes.Repeat([]byte{3}, 32)
+
+	cases := []struct {
+		name string
+		cb   cb
+		want int
+	}{
+		{"no token", cb{id: id, secret: secret}, 401},
+		{"wrong token", cb{id: id, token: "nope", secret: secret}, 401},
+		{"another kind's token", cb{id: id, token: tokens[proofline.KindResolution], secret: secret}, 401},
+		{"another kind's token on its own path", cb{kind: proofline.KindResolution, id: id, token: tokens[proofline.KindResolution], secret: secret, body: `{"resolution_result":{"success":true}}`}, 404},
+		{"token without job secret", cb{id: id, token: tok}, 401},
+		{"wrong job secret", cb{id: id, token: tok, secret: other}, 401},
+		{"missing signature", cb{id: id, token: tok, secret: secret, noSig: true}, 401},
+		{"bad signature", cb{id: id, token: tok, secret: secret, badSig: true}, 401},
+		{"stale timestamp", cb{id: id, token: tok, secret: secret, at: time.Now().Add(-10 * time.Minute)}, 401},
+		{"unknown result id", cb{id: proofline.NewResultID(), token: tok, secret: secret}, 404},
+		{"malformed result id", cb{id: "..%2f..%2fetc", token: tok, secret: secret}, 404},
+		{"unknown kind", cb{kind: "selfie", id: id, token: tok, secret: secret}, 404},
+		{"wrong content type", cb{id: id, token: tok, secret: secret, ctype: "text/plain"}, 415},
+		{"oversized", cb{id: id, token: tok, secret: secret, body: `{"address_result":{"success":true,"messages":["` + strings.Repeat("x", 5000) + `"]}}`}, 413},
+		{"oversized chunked", cb{id: id, token: tok, secret: secret, chunked: true, body: `{"address_result":{"success":true,"messages":["` + strings.Repeat("x", 5000) + `"]}}`}, 413},
+		{"malformed json", cb{id: id, token: tok, secret: secret, body: `{"address_result":`}, 400},
+		{"wrong result field", cb{id: id, token: tok, secret: secret, body: `{"resolution_result":{"success":true}}`}, 400},
+		{"missing success", cb{id: id, token: tok, secret: secret, body: `{"address_result":{"errors":{}}}`}, 400},
+		{"unknown result field", cb{id: id, token: tok, secret: secret, body: `{"address_result":{"success":true,"x":1}}`}, 400},
+		{"pii_from_doc on an address result", cb{id: id, token: tok, secret: secret, body: `{"address_result":{"success":true,"pii_from_doc":{"first_name":"x"}}}`}, 400},
+	}
+	for _, c := range cases {
+		if got := f.post(c.cb); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	// None of that stored anything.
+	if o, _ := f.svc.Outcome(context.Background(), id); o.Status != proofline.StatusPending {
+		t.Fatalf("a refused callback changed the record: %v", o.Status)
+	}
+	good := cb{id: id, token: tok, secret: secret}
+	if got := f.post(good); got != 204 {
+		t.Fatalf("valid callback: %d", got)
+	}
+	o, err := f.svc.Outcome(context.Background(), id)
+	if err != nil || o.Status != proofline.StatusDone || !o.Result.Success || o.Result.TransactionID != "t" {
+		t.Fatalf("outcome after 204: %+v %v", o, err)
+	}
+	if got := f.post(good); got != 409 {
+		t.Errorf("replay of the valid callback: %d, want 409", got)
+	}
+	if got := f.post(cb{id: id, token: tok, secret: secret, body: `{"address_result":{"success":false}}`}); got != 409 {
+		t.Errorf("second outcome: %d, want 409", got)
+	}
+	if o, _ := f.svc.Outcome(context.Background(), id); !o.Result.Success {
+		t.Error("a later callback overwrote the result")
+	}
+	st := f.svc.Stats()[proofline.KindAddress]
+	if st.Duplicate != 2 || st.Completed != 1 || st.Rejected["token"] < 2 || st.Rejected["signature"] < 4 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestLateCallbackIsGoneAndCounted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id, secret := f.startAddress()
+	f.skew.Store(int64(61 * time.Second)) // the service's clock is now past the deadline
+	at := time.Now().Add(61 * time.Second)
+	if got := f.post(cb{id: id, token: tokens[proofline.KindAddress], secret: secret, at: at}); got != 410 {
+		t.Fatalf("late callback: %d, want 410", got)
+	}
+	if st := f.svc.Stats()[proofline.KindAddress]; st.Late != 1 {
+		t.Errorf("late not counted: %+v", st)
+	}
+	o, _ := f.svc.Outcome(context.Background(), id)
+	if o.Status != proofline.StatusTimedOut {
+		t.Errorf("status %s, want timed_out", o.Status)
+	}
+}
+
+func TestConcurrentCallbacksStoreExactlyOneOutcome(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id, secret := f.startAddress()
+	var ok, conflict atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"address_result":{"success":true,"transaction_id":"t%d"}}`, i)
+			switch f.post(cb{id: id, token: tokens[proofline.KindAddress], secret: secret, body: body}) {
+			case 204:
+				ok.Add(1)
+			case 409:
+				conflict.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || conflict.Load() != 19 {
+		t.Fatalf("%d stored, %d conflicts; want 1 and 19", ok.Load(), conflict.Load())
+	}
+}
+
+func TestAccessLogsNeverCarryQueryStrings(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := newLogger(&buf, &mu)
+	k, _ := seal.Generate("k1")
+	ring, _ := seal.NewKeyRing(k)
+	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{}), ring, resultstore.Options{})
+	svc, _ := proofing.New(proofing.Options{Store: store, Dispatcher: dispatch.New(&captured{envs: map[string]*proofline.Envelope{}}, dispatch.Options{}),
+		Sealer: ring, CallbackTokens: tokens, CallbackBaseURL: "http://127.0.0.1"})
+	srv := httptest.NewServer(server.New(svc, server.Options{APIKeys: []string{apiKey}, Logger: logger}).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/uploads/abc/front?signature=SECRETSIG&expires=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, _ = http.Get(srv.URL + "/api/v1/proofing/x?ssn=123456789")
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(buf.String(), "SECRETSIG") || strings.Contains(buf.String(), "123456789") {
+		t.Fatalf("access log carries a query string: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), `"status":401`) {
+		t.Fatalf("no access log line: %s", buf.String())
+	}
+}
