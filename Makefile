@@ -3,7 +3,7 @@ GO        ?= go
 VERSION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: help build run deps test test-short lint bench fuzz clean
 

@@ -340,7 +340,7 @@ func TestHangReachesTimeoutThenRetrySucceeds(t *testing.T) {
 }
 
 // capture creates a document capture and uploads the encrypted images.
-func (e *env) capture(front, back []byte) (map[string]any, []byte) {
+func (e *env) capture(front, back []byte, selfie ...[]byte) (map[string]any, []byte) {
 	e.t.Helper()
 	r := e.do("POST", "/api/v1/document-capture", nil)
 	if r.status != 201 {
@@ -350,7 +350,11 @@ func (e *env) capture(front, back []byte) (map[string]any, []byte) {
 	_, _ = rand.Read(key)
 	req := map[string]any{"capture_id": r.body["capture_id"], "encryption_key": base64.StdEncoding.EncodeToString(key)}
 	uploads := r.body["uploads"].(map[string]any)
-	for side, img := range map[string][]byte{"front": front, "back": back} {
+	images := map[string][]byte{"front": front, "back": back}
+	if len(selfie) > 0 {
+		images["selfie"] = selfie[0]
+	}
+	for side, img := range images {
 		up := uploads[side].(map[string]any)
 		iv := make([]byte, 12)
 		_, _ = rand.Read(iv)
@@ -407,6 +411,21 @@ func TestDocumentFlow(t *testing.T) {
 		}
 		if n := countFiles(t, e.dataDir); n != 0 {
 			t.Errorf("%d image files left after proofing, want 0", n)
+		}
+
+		// Liveness: the selfie is uploaded, proofed and deleted too; without it the start is refused.
+		req, _ = e.capture([]byte("front"), []byte("back"), []byte("selfie"))
+		req["liveness_checking_enabled"] = true
+		if r = e.proof("document", req); r["success"] != true {
+			t.Errorf("with selfie: %v", r)
+		}
+		if n := countFiles(t, e.dataDir); n != 0 {
+			t.Errorf("%d image files left after a liveness job", n)
+		}
+		req, _ = e.capture([]byte("front"), []byte("back"))
+		req["liveness_checking_enabled"] = true
+		if r := e.do("POST", "/api/v1/proofing/document", req); r.status != 400 || !strings.Contains(string(r.raw), `"field":"selfie_image_url"`) {
+			t.Errorf("liveness without selfie: %d %s", r.status, r.raw)
 		}
 
 		req, _ = e.capture([]byte("front"), []byte("friendly_error: The image was too blurry.\n"))

@@ -85,8 +85,6 @@ func (s *Server) home(w http.ResponseWriter, _ *http.Request) {
 `))
 }
 
-type ctxKey struct{}
-
 // Middleware adds a request id (X-Request-Id), one JSON access log line per
 // request (method, route, status, bytes, duration; never the query string,
 // which may hold an upload signature) and panic recovery.

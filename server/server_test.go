@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,11 +16,27 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/internal/redistest"
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/redisstore"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/server"
 )
+
+var redisSrv *redistest.Server
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &redisSrv)) }
+
+// stores runs f against every result store driver.
+func stores(t *testing.T, f func(t *testing.T, redis bool)) {
+	for _, name := range []string{"memory", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, name == "redis")
+		})
+	}
+}
 
 // captured is a dispatch driver that keeps envelopes, so the test can play
 // the worker with the real per-job secret.
@@ -53,13 +70,21 @@ type fixture struct {
 	skew atomic.Int64 // nanoseconds added to the service clock
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T, redis bool) *fixture {
 	t.Helper()
 	k, _ := seal.Generate("k1")
 	ring, _ := seal.NewKeyRing(k)
 	f := &fixture{t: t, ring: ring, cap: &captured{envs: map[string]*proofline.Envelope{}}}
 	now := func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
-	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{Now: now}), ring, resultstore.Options{Timeout: time.Minute, Now: now})
+	var driver resultstore.Driver = resultstore.NewMemory(resultstore.MemoryOptions{Now: now})
+	if redis {
+		d, err := redisstore.New(context.Background(), redisstore.Options{URL: redisSrv.URL(), KeyPrefix: redistest.Prefix(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		driver = d
+	}
+	store := resultstore.New(driver, ring, resultstore.Options{Timeout: time.Minute, Now: now})
 	t.Cleanup(func() { _ = store.Close() })
 	f.srv = httptest.NewUnstartedServer(nil)
 	svc, err := proofing.New(proofing.Options{
@@ -152,8 +177,10 @@ func (f *fixture) post(c cb) int {
 }
 
 func TestCallbackStatusCodes(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
+	stores(t, func(t *testing.T, redis bool) { testCallbackStatusCodes(t, setup(t, redis)) })
+}
+
+func testCallbackStatusCodes(t *testing.T, f *fixture) {
 	id, secret := f.startAddress()
 	tok := tokens[proofline.KindAddress]
 	other := bytes.Repeat([]byte{3}, 32)
@@ -217,8 +244,10 @@ func TestCallbackStatusCodes(t *testing.T) {
 }
 
 func TestLateCallbackIsGoneAndCounted(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
+	stores(t, func(t *testing.T, redis bool) { testLateCallback(t, setup(t, redis)) })
+}
+
+func testLateCallback(t *testing.T, f *fixture) {
 	id, secret := f.startAddress()
 	f.skew.Store(int64(61 * time.Second)) // the service's clock is now past the deadline
 	at := time.Now().Add(61 * time.Second)
@@ -235,8 +264,10 @@ func TestLateCallbackIsGoneAndCounted(t *testing.T) {
 }
 
 func TestConcurrentCallbacksStoreExactlyOneOutcome(t *testing.T) {
-	t.Parallel()
-	f := setup(t)
+	stores(t, func(t *testing.T, redis bool) { testConcurrentCallbacks(t, setup(t, redis)) })
+}
+
+func testConcurrentCallbacks(t *testing.T, f *fixture) {
 	id, secret := f.startAddress()
 	var ok, conflict atomic.Int64
 	var wg sync.WaitGroup

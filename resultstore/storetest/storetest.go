@@ -1199,6 +1199,10 @@ func RunBenchmarks(b *testing.B, newDriver func(b *testing.B) resultstore.Driver
 				return
 			}
 			var next atomic.Int64
+			// 32 goroutines per CPU (64 on a 2-core machine): as many
+			// concurrent callers as a busy server has, so a networked
+			// driver's pipelining shows.
+			b.SetParallelism(32)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := op(int(next.Add(1) - 1)); err != nil {
