@@ -18,12 +18,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
-	"github.com/proofline/proofline/localblob"
-	"github.com/proofline/proofline/mockvendor"
-	"github.com/proofline/proofline/proofer"
 	"github.com/proofline/proofline/proofing"
 	"github.com/proofline/proofline/redisstore"
 	"github.com/proofline/proofline/resultstore"
@@ -56,6 +52,7 @@ type App struct {
 	DevAPIKey string
 
 	logger  *slog.Logger
+	closers []func() error
 	pool    *dispatch.Pool
 	disp    *dispatch.Dispatcher
 	store   *resultstore.Store
@@ -90,15 +87,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	base, _ := url.Parse(a.BaseURL)
 
-	keys, err := sealKeys(cfg.SealKeys)
+	ring, err := KeyRing(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ring, err := seal.NewKeyRing(keys...)
-	if err != nil {
-		return nil, &config.Error{Key: "seal_keys", Msg: "invalid key ring"}
-	}
-
 	tokens := map[proofline.Kind]string{
 		proofline.KindAddress:    orRandom(cfg.AddressProofResultLambdaToken),
 		proofline.KindDocument:   orRandom(cfg.DocumentProofResultLambdaToken),
@@ -126,47 +118,40 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.store = resultstore.New(driver, ring, resultstore.Options{Timeout: timeout})
 
 	dataDir := cfg.DataDir
-	if dataDir == "" {
+	if dataDir == "" && !cfg.DocAuthEnablePresignedS3URLs {
 		if dataDir, err = os.MkdirTemp("", "proofline-"); err != nil {
 			return nil, fmt.Errorf("data_dir: %w", err)
 		}
 		a.tempDir = dataDir
 	}
-	signKey, err := uploadKey(cfg.UploadSigningKey)
+	blobs, err := newBlobs(ctx, cfg, a.BaseURL, dataDir, log)
 	if err != nil {
 		return nil, err
 	}
-	local, err := localblob.New(localblob.Options{Dir: dataDir, BaseURL: a.BaseURL, SigningKey: signKey, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("data_dir: %w", err)
-	}
-	uploadTTL := time.Duration(cfg.UploadURLTTLSeconds) * time.Second
-	blobs := blobstore.New(local, blobstore.Options{MaxBytes: cfg.DocAuthMaxImageBytes, UploadTTL: uploadTTL})
+	a.closers = append(a.closers, blobs.close)
 
-	pr := &proofer.Proofer{
-		Resolution: &mockvendor.Resolution{Latency: opts.VendorLatency},
-		StateID:    &mockvendor.StateID{Latency: opts.VendorLatency},
-		Address:    &mockvendor.Address{Latency: opts.VendorLatency},
-		Document:   &mockvendor.Document{Latency: opts.VendorLatency},
-		Images:     blobs, MaxImageBytes: cfg.DocAuthMaxImageBytes, Logger: log,
-	}
 	workerVersion := cfg.WorkerGitRef
 	if workerVersion == "" {
 		workerVersion = opts.Version
 	}
-	rt, err := worker.New(worker.Options{
-		Sealer: ring, Proofer: pr, Tokens: worker.StaticTokens(tokens),
-		AllowedCallbackHosts: []string{strings.ToLower(base.Host)},
-		Version:              opts.Version, Logger: log,
+	rt, err := NewWorker(ctx, cfg, WorkerOptions{
+		Version: opts.Version, Logger: log, Ring: ring, Images: blobs.store,
+		Tokens: worker.StaticTokens(tokens), CallbackHost: base.Host, VendorLatency: opts.VendorLatency,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.pool = dispatch.NewPool(rt, dispatch.PoolOptions{Workers: cfg.WorkerConcurrency, QueueSize: cfg.WorkerQueueSize, Logger: log})
-	a.disp = dispatch.New(a.pool, dispatch.Options{Logger: log})
+	ddrv, err := newDispatchDriver(ctx, cfg, rt, log)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := ddrv.(*dispatch.Pool); ok {
+		a.pool = p
+	}
+	a.disp = dispatch.New(ddrv, dispatch.Options{Logger: log})
 
 	a.Service, err = proofing.New(proofing.Options{
-		Store: a.store, Blobs: blobs, Dispatcher: a.disp, Sealer: ring,
+		Store: a.store, Blobs: blobs.store, Dispatcher: a.disp, Sealer: ring,
 		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
 		WorkerVersion: workerVersion, Logger: log,
@@ -174,14 +159,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: local.UploadHandler(), Logger: log})
-	a.Handler = a.Server.Handler()
+	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: blobs.uploads, Logger: log})
+	mux := http.NewServeMux()
+	a.Server.Mount(mux)
+	if err := mountWeb(mux, a, log); err != nil {
+		return nil, err
+	}
+	a.Handler = a.Server.Middleware(mux)
 
-	// Abandoned uploads (a capture never submitted) are swept after their
-	// URLs expired and a job could have run.
-	sweepCtx, cancel := context.WithCancel(context.Background())
+	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go sweep(sweepCtx, local, uploadTTL+2*timeout, log)
+	if blobs.sweep != nil {
+		// Abandoned uploads (a capture never submitted) are swept after
+		// their URLs expired and a job could have run.
+		uploadTTL := time.Duration(cfg.UploadURLTTLSeconds) * time.Second
+		go sweep(bg, blobs.sweep, uploadTTL+2*timeout, log)
+	}
 
 	ok = true
 	return a, nil
@@ -209,16 +202,27 @@ func (a *App) Close(ctx context.Context) error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}
+	for _, c := range a.closers {
+		if c != nil {
+			errs = append(errs, c())
+		}
+	}
 	if a.tempDir != "" {
 		errs = append(errs, os.RemoveAll(a.tempDir))
 	}
 	return errors.Join(errs...)
 }
 
-// PoolDepth reports the in-process queue depth and running jobs.
-func (a *App) PoolDepth() (queued, running int) { return a.pool.Depth(), a.pool.InFlight() }
+// PoolDepth reports the in-process queue depth and running jobs (zeros when
+// jobs are dispatched elsewhere).
+func (a *App) PoolDepth() (queued, running int) {
+	if a.pool == nil {
+		return 0, 0
+	}
+	return a.pool.Depth(), a.pool.InFlight()
+}
 
-func sweep(ctx context.Context, d *localblob.Driver, maxAge time.Duration, log *slog.Logger) {
+func sweep(ctx context.Context, d func(time.Time) (int, error), maxAge time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -226,13 +230,27 @@ func sweep(ctx context.Context, d *localblob.Driver, maxAge time.Duration, log *
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n, err := d.Sweep(now.Add(-maxAge)); err != nil {
+			if n, err := d(now.Add(-maxAge)); err != nil {
 				log.Warn("upload sweep failed", slog.String("error", err.Error()))
 			} else if n > 0 {
 				log.Info("swept abandoned uploads", slog.Int("objects", n))
 			}
 		}
 	}
+}
+
+// KeyRing builds the seal key ring from seal_keys, or a generated
+// development key when it is empty.
+func KeyRing(cfg config.Config) (*seal.KeyRing, error) {
+	keys, err := sealKeys(cfg.SealKeys)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := seal.NewKeyRing(keys...)
+	if err != nil {
+		return nil, &config.Error{Key: "seal_keys", Msg: "invalid key ring"}
+	}
+	return ring, nil
 }
 
 func sealKeys(spec string) ([]seal.Key, error) {

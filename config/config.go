@@ -81,11 +81,18 @@ type Config struct {
 	CallbackClockSkewSeconds int `key:"callback_clock_skew_seconds"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `key:"log_level"`
+
+	// Sections, each in its own file; their keys are flattened into this
+	// one namespace.
+	Web
+	AWS
+	Queue
+	Vendors
 }
 
 // Defaults returns a Config with every default filled in.
 func Defaults() Config {
-	return Config{
+	c := Config{
 		AsyncWaitTimeoutSeconds:    60,
 		PollRateForVerifyInSeconds: 3,
 		DocAuthMaxImageBytes:       10 << 20,
@@ -95,6 +102,11 @@ func Defaults() Config {
 		CallbackClockSkewSeconds:   120,
 		LogLevel:                   "info",
 	}
+	c.Web.setDefaults()
+	c.AWS.setDefaults()
+	c.Queue.setDefaults()
+	c.Vendors.setDefaults()
+	return c
 }
 
 // Error is a configuration error: it names the key, never the value.
@@ -124,12 +136,11 @@ func Load(path string, environ []string) (Config, error) {
 	return c, c.Validate()
 }
 
-// Keys lists every configuration key.
+// Keys lists every configuration key, in declaration order.
 func Keys() []string {
 	var keys []string
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		keys = append(keys, t.Field(i).Tag.Get("key"))
+	for _, f := range fields() {
+		keys = append(keys, f.key)
 	}
 	return keys
 }
@@ -137,11 +148,36 @@ func Keys() []string {
 // EnvName is the environment variable for key.
 func EnvName(key string) string { return "PROOFLINE_" + strings.ToUpper(key) }
 
-func fieldsByKey() map[string]int {
-	m := map[string]int{}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		m[t.Field(i).Tag.Get("key")] = i
+type field struct {
+	key   string
+	index []int
+}
+
+// fields walks Config, descending into embedded sections.
+func fields() []field {
+	var out []field
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(append([]int(nil), prefix...), i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type, idx)
+				continue
+			}
+			if k := f.Tag.Get("key"); k != "" {
+				out = append(out, field{key: k, index: idx})
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), nil)
+	return out
+}
+
+func fieldsByKey() map[string][]int {
+	m := map[string][]int{}
+	for _, f := range fields() {
+		m[f.key] = f.index
 	}
 	return m
 }
@@ -164,7 +200,7 @@ func (c *Config) applyYAML(data []byte) error {
 			return &Error{Key: k, Msg: "unknown key"}
 		}
 		node := raw[k]
-		f := v.Field(i)
+		f := v.FieldByIndex(i)
 		if f.Kind() == reflect.Slice && node.Kind == yaml.ScalarNode {
 			if err := setFromString(f, node.Value); err != nil {
 				return &Error{Key: k, Msg: err.Error()}
@@ -189,15 +225,13 @@ func (c *Config) applyEnv(environ []string) error {
 		}
 	}
 	v := reflect.ValueOf(c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		key := t.Field(i).Tag.Get("key")
-		s, ok := env[EnvName(key)]
+	for _, f := range fields() {
+		s, ok := env[EnvName(f.key)]
 		if !ok {
 			continue
 		}
-		if err := setFromString(v.Field(i), s); err != nil {
-			return &Error{Key: key, Msg: err.Error() + " (from " + EnvName(key) + ")"}
+		if err := setFromString(v.FieldByIndex(f.index), s); err != nil {
+			return &Error{Key: f.key, Msg: err.Error() + " (from " + EnvName(f.key) + ")"}
 		}
 	}
 	return nil
@@ -220,6 +254,12 @@ func setFromString(f reflect.Value, s string) error {
 			return errors.New("must be " + describe(f))
 		}
 		f.SetInt(n)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return errors.New("must be " + describe(f))
+		}
+		f.SetFloat(n)
 	case reflect.Slice:
 		var list []string
 		for _, p := range strings.Split(s, ",") {
@@ -240,6 +280,8 @@ func describe(f reflect.Value) string {
 		return "true or false"
 	case reflect.Int, reflect.Int64:
 		return "a whole number"
+	case reflect.Float64:
+		return "a number"
 	case reflect.Slice:
 		return "a list of strings"
 	}
@@ -268,11 +310,10 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if c.AWSLambdaProofingEnabled {
-		return &Error{Key: "aws_lambda_proofing_enabled", Msg: "AWS Lambda dispatch is not available in this build"}
-	}
-	if c.DocAuthEnablePresignedS3URLs {
-		return &Error{Key: "doc_auth_enable_presigned_s3_urls", Msg: "S3 image storage is not available in this build"}
+	for _, section := range []interface{ validate(*Config) error }{&c.Web, &c.AWS, &c.Queue, &c.Vendors} {
+		if err := section.validate(c); err != nil {
+			return err
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -345,4 +386,29 @@ func DecodeKey(s string) ([]byte, error) {
 		return b, nil
 	}
 	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// SecretKeys lists the keys whose values are secrets (tagged secret:"true"):
+// never logged, and loadable from SSM Parameter Store in workers.
+func SecretKeys() []string {
+	var keys []string
+	t := reflect.TypeFor[Config]()
+	for _, f := range fields() {
+		if t.FieldByIndex(f.index).Tag.Get("secret") == "true" {
+			keys = append(keys, f.key)
+		}
+	}
+	return keys
+}
+
+// Set sets key from its string form, as an environment variable would.
+func (c *Config) Set(key, value string) error {
+	idx, ok := fieldsByKey()[key]
+	if !ok {
+		return &Error{Key: key, Msg: "unknown key"}
+	}
+	if err := setFromString(reflect.ValueOf(c).Elem().FieldByIndex(idx), value); err != nil {
+		return &Error{Key: key, Msg: err.Error()}
+	}
+	return nil
 }

@@ -79,6 +79,7 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) error {
 		}
 		return err
 	}
+	s.waiters.wake(c.ResultID)
 	s.stats.completed(c.Kind, now.Sub(rec.RequestedAt))
 	log.LogAttrs(ctx, slog.LevelInfo, "result received",
 		slog.Bool("success", result.Success), slog.Bool("vendor_timed_out", result.TimedOut),

@@ -49,8 +49,9 @@ type Options struct {
 // state of its own beyond counters: every record lives in the result store, so
 // any number of Services sharing a store answer each other's polls and callbacks.
 type Service struct {
-	opts  Options
-	stats Stats
+	opts    Options
+	stats   Stats
+	waiters waiters
 }
 
 // New checks opts and returns a Service.

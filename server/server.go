@@ -58,6 +58,14 @@ func New(svc *proofing.Service, opts Options) *Server {
 // with request ids, access logs and panic recovery.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.Mount(mux)
+	mux.HandleFunc("GET /{$}", s.Home)
+	return s.Middleware(mux)
+}
+
+// Mount mounts the JSON API, callbacks, uploads and /healthz on mux, for a
+// caller that adds its own pages and wraps the mux in Middleware.
+func (s *Server) Mount(mux *http.ServeMux) {
 	s.MountAPI(mux)
 	s.MountCallbacks(mux)
 	s.MountUploads(mux)
@@ -65,8 +73,6 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /{$}", s.home)
-	return s.Middleware(mux)
 }
 
 // MountUploads mounts the local blob store's upload endpoint, if any.
@@ -76,7 +82,8 @@ func (s *Server) MountUploads(mux *http.ServeMux) {
 	}
 }
 
-func (s *Server) home(w http.ResponseWriter, _ *http.Request) {
+// Home is a plain status page for GET /.
+func (s *Server) Home(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>proofline</title></head>

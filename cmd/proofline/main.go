@@ -36,7 +36,9 @@ func main() {
 const usage = `usage: proofline <command> [flags]
 
 commands:
-  serve     run the IdP-side server with in-process workers
+  serve     run the IdP-side server (in-process workers by default)
+  worker    run a queue worker process (see README: scale-out)
+  vendors   vendors check: check each configured vendor's configuration and reachability
   version   print the build version
 `
 
@@ -48,6 +50,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], environ, stdout, stderr)
+	case "worker":
+		return workerCmd(ctx, args[1:], environ, stdout, stderr)
+	case "vendors":
+		return vendorsCmd(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 		return 0

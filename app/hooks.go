@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/localblob"
+	"github.com/proofline/proofline/proofer"
+)
+
+// blobs is the image store a process uses, with what the server mounts.
+type blobs struct {
+	store *blobstore.Store
+	// uploads serves PUT /uploads/... (local store only).
+	uploads http.Handler
+	// sweep removes abandoned objects older than a time (local store only).
+	sweep func(olderThan time.Time) (int, error)
+	close func() error
+}
+
+// newBlobs builds the image store: S3 when doc_auth_enable_presigned_s3_urls,
+// the local directory otherwise.
+func newBlobs(ctx context.Context, cfg config.Config, baseURL, dataDir string, log *slog.Logger) (*blobs, error) {
+	opts := blobstore.Options{MaxBytes: cfg.DocAuthMaxImageBytes, UploadTTL: time.Duration(cfg.UploadURLTTLSeconds) * time.Second}
+	if cfg.DocAuthEnablePresignedS3URLs {
+		d, err := newS3Driver(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		return &blobs{store: blobstore.New(d, opts)}, nil
+	}
+	if dataDir == "" {
+		return nil, &config.Error{Key: "data_dir", Msg: "is required"}
+	}
+	signKey, err := uploadKey(cfg.UploadSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	local, err := localblob.New(localblob.Options{Dir: dataDir, BaseURL: baseURL, SigningKey: signKey, Logger: log})
+	if err != nil {
+		return nil, &config.Error{Key: "data_dir", Msg: err.Error()}
+	}
+	return &blobs{store: blobstore.New(local, opts), uploads: local.UploadHandler(), sweep: local.Sweep}, nil
+}
+
+// newDispatchDriver picks how jobs reach workers: AWS Lambda, a distributed
+// queue, or the in-process pool running rt.
+func newDispatchDriver(ctx context.Context, cfg config.Config, rt dispatch.Handler, log *slog.Logger) (dispatch.Driver, error) {
+	switch {
+	case cfg.AWSLambdaProofingEnabled:
+		return newLambdaDriver(ctx, cfg, log)
+	case queueEnabled(cfg):
+		return newQueueDriver(ctx, cfg, log)
+	}
+	return dispatch.NewPool(rt, dispatch.PoolOptions{Workers: cfg.WorkerConcurrency, QueueSize: cfg.WorkerQueueSize, Logger: log}), nil
+}
+
+// vendorSet is the vendor adapter of each proofing step.
+type vendorSet struct {
+	resolution proofer.ResolutionVendor
+	stateID    proofer.StateIDVendor
+	address    proofer.AddressVendor
+	document   proofer.DocumentVendor
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+func kindOf(s string) proofline.Kind { return proofline.Kind(s) }

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/proofer"
+	"github.com/proofline/proofline/seal"
+	"github.com/proofline/proofline/worker"
+)
+
+// WorkerOptions are what a worker process knows beyond the Config.
+type WorkerOptions struct {
+	// Version is this worker's build (git ref), reported in callbacks.
+	Version string
+	Logger  *slog.Logger
+	// Ring opens envelopes; built from seal_keys when nil.
+	Ring *seal.KeyRing
+	// Images is where document images are read; built from the config when nil.
+	Images proofer.ImageSource
+	// Tokens gives the per-kind callback tokens: static from the config in
+	// the server, SSM Parameter Store in Lambda.
+	Tokens worker.TokenSource
+	// CallbackHost is the host:port callbacks may go to (base_url's host
+	// when empty).
+	CallbackHost string
+	// VendorLatency delays every mock vendor answer (load tests).
+	VendorLatency time.Duration
+}
+
+// NewWorker builds the worker runtime every dispatch mode runs: in-process in
+// `proofline serve`, in `proofline worker` processes, and in Lambda.
+func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker.Runtime, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ring := o.Ring
+	if ring == nil {
+		r, err := KeyRing(cfg)
+		if err != nil {
+			return nil, err
+		}
+		ring = r
+	}
+	images := o.Images
+	if images == nil {
+		b, err := newBlobs(ctx, cfg, cfg.BaseURL, cfg.DataDir, o.Logger)
+		if err != nil {
+			return nil, err
+		}
+		images = b.store
+	}
+	tokens := o.Tokens
+	if tokens == nil {
+		tokens = configTokens(cfg)
+	}
+	host := o.CallbackHost
+	if host == "" {
+		host = hostOf(cfg.BaseURL)
+	}
+	if host == "" {
+		return nil, &config.Error{Key: "base_url", Msg: "is required for a worker (it names the callback host)"}
+	}
+	v, err := newVendors(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	pr := &proofer.Proofer{
+		Resolution: v.resolution, StateID: v.stateID, Address: v.address, Document: v.document,
+		Images: images, MaxImageBytes: cfg.DocAuthMaxImageBytes, Logger: o.Logger,
+	}
+	return worker.New(worker.Options{
+		Sealer: ring, Proofer: pr, Tokens: tokens,
+		AllowedCallbackHosts: []string{strings.ToLower(host)},
+		Version:              o.Version, Logger: o.Logger,
+	})
+}
+
+func configTokens(cfg config.Config) worker.StaticTokens {
+	t := worker.StaticTokens{}
+	for k, v := range map[string]string{
+		"address": cfg.AddressProofResultLambdaToken, "document": cfg.DocumentProofResultLambdaToken,
+		"resolution": cfg.ResolutionProofResultLambdaToken,
+	} {
+		if v != "" {
+			t[kindOf(k)] = v
+		}
+	}
+	return t
+}

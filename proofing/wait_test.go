@@ -1,0 +1,107 @@
+package proofing_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/seal"
+)
+
+type keep struct {
+	mu   sync.Mutex
+	envs map[string]*proofline.Envelope
+}
+
+func (k *keep) Send(_ context.Context, e *proofline.Envelope) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.envs[e.ResultID] = e
+	return nil
+}
+func (k *keep) Close(context.Context) error { return nil }
+
+var tokens = map[proofline.Kind]string{proofline.KindAddress: "address-token-0123456789", proofline.KindDocument: "document-token-012345678", proofline.KindResolution: "resolution-token-0123456"}
+
+func setup(t *testing.T, timeout time.Duration) (*proofing.Service, *keep, *seal.KeyRing) {
+	k, _ := seal.Generate("k1")
+	ring, _ := seal.NewKeyRing(k)
+	kp := &keep{envs: map[string]*proofline.Envelope{}}
+	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{}), ring, resultstore.Options{Timeout: timeout})
+	svc, err := proofing.New(proofing.Options{Store: store, Dispatcher: dispatch.New(kp, dispatch.Options{}), Sealer: ring,
+		CallbackTokens: tokens, CallbackBaseURL: "http://127.0.0.1:1", Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, kp, ring
+}
+
+// deliver plays the worker: a valid callback straight into the service.
+func deliver(t *testing.T, svc *proofing.Service, kp *keep, ring *seal.KeyRing, id string) error {
+	kp.mu.Lock()
+	env := kp.envs[id]
+	kp.mu.Unlock()
+	p, err := env.Open(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"address_result":{"success":true}}`)
+	path := proofline.CallbackPath(proofline.KindAddress, id)
+	now := time.Now()
+	return svc.ReceiveCallback(context.Background(), proofing.Callback{
+		Kind: proofline.KindAddress, ResultID: id, Token: tokens[proofline.KindAddress],
+		Proof: proofline.CallbackProof{Secret: proofline.EncodeSecret(p.CallbackSecret), Timestamp: fmt.Sprint(now.Unix()),
+			Signature: proofline.SignCallback(p.CallbackSecret, now, http.MethodPost, path, body)},
+		Method: http.MethodPost, Path: path, Body: bytes.Clone(body),
+	})
+}
+
+func TestWaitOutcomeWakesOnCallback(t *testing.T) {
+	t.Parallel()
+	svc, kp, ring := setup(t, time.Minute)
+	st, err := svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *proofline.Outcome, 1)
+	go func() {
+		o, _ := svc.WaitOutcome(context.Background(), st.ResultID, time.Hour) // no polling: only the wake-up can end it
+		got <- o
+	}()
+	time.Sleep(20 * time.Millisecond) // let the waiter register (the test still passes if it has not: the first read sees done)
+	if err := deliver(t, svc, kp, ring, st.ResultID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case o := <-got:
+		if o.Status != proofline.StatusDone {
+			t.Fatalf("status %s", o.Status)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not woken by the callback")
+	}
+}
+
+func TestWaitOutcomeTimesOutAtDeadline(t *testing.T) {
+	t.Parallel()
+	svc, _, _ := setup(t, 300*time.Millisecond)
+	st, _ := svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+	o, err := svc.WaitOutcome(context.Background(), st.ResultID, time.Hour)
+	if err != nil || o.Status != proofline.StatusTimedOut {
+		t.Fatalf("got %v %v", o, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	st2, _ := svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+	if o, err := svc.WaitOutcome(ctx, st2.ResultID, time.Hour); err == nil || o.Status != proofline.StatusPending {
+		t.Fatalf("cancelled wait: %v %v", o, err)
+	}
+}
