@@ -17,3 +17,7 @@ func newVendors(ctx context.Context, cfg config.Config, o WorkerOptions) (*vendo
 		document:   &mockvendor.Document{Latency: o.VendorLatency},
 	}, nil
 }
+
+// usesMockVendors reports whether the config selects mock vendors, so Lambda
+// dispatch invokes the Mock function variants.
+func usesMockVendors(cfg config.Config) bool { return true }
