@@ -358,3 +358,27 @@ func FuzzParseAndOpenEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyCallback: arbitrary header values never verify unless they are
+// the real signature, and never panic.
+func FuzzVerifyCallback(f *testing.F) {
+	secret := bytes.Repeat([]byte{9}, 32)
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"address_result":{"success":true}}`)
+	path := "/api/proofing_results/address/x"
+	f.Add(proofline.EncodeSecret(secret), "1800000000", proofline.SignCallback(secret, now, "POST", path, body), body)
+	f.Add("", "", "", []byte{})
+	f.Add("AAAA", "-1", "v1=", []byte("x"))
+	f.Add(proofline.EncodeSecret(secret), "99999999999999999999", "v1="+strings.Repeat("0", 64), body)
+	hash := proofline.HashSecret(secret)
+	good := proofline.SignCallback(secret, now, "POST", path, body)
+	f.Fuzz(func(t *testing.T, sec, ts, sig string, b []byte) {
+		err := proofline.VerifyCallback(proofline.CallbackProof{Secret: sec, Timestamp: ts, Signature: sig}, hash, now, time.Minute, "POST", path, b)
+		if err == nil && (sig != good || !bytes.Equal(b, body)) {
+			t.Fatalf("accepted a callback it did not sign: %q %q %q", sec, ts, sig)
+		}
+		if err != nil && proofline.ErrorCode(err) != proofline.EUNAUTHORIZED {
+			t.Fatalf("refusal with code %s", proofline.ErrorCode(err))
+		}
+	})
+}

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/internal/redistest"
+	"github.com/proofline/proofline/localblob"
 	"github.com/proofline/proofline/proofing"
 	"github.com/proofline/proofline/redisstore"
 	"github.com/proofline/proofline/resultstore"
@@ -62,7 +64,7 @@ var tokens = map[proofline.Kind]string{
 const apiKey = "api-key-0123456789abcdef"
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	svc  *proofing.Service
 	ring *seal.KeyRing
@@ -70,7 +72,7 @@ type fixture struct {
 	skew atomic.Int64 // nanoseconds added to the service clock
 }
 
-func setup(t *testing.T, redis bool) *fixture {
+func setup(t testing.TB, redis bool) *fixture {
 	t.Helper()
 	k, _ := seal.Generate("k1")
 	ring, _ := seal.NewKeyRing(k)
@@ -87,16 +89,21 @@ func setup(t *testing.T, redis bool) *fixture {
 	store := resultstore.New(driver, ring, resultstore.Options{Timeout: time.Minute, Now: now})
 	t.Cleanup(func() { _ = store.Close() })
 	f.srv = httptest.NewUnstartedServer(nil)
+	base := "http://" + f.srv.Listener.Addr().String()
+	local, err := localblob.New(localblob.Options{Dir: t.TempDir(), BaseURL: base, SigningKey: bytes.Repeat([]byte{4}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := proofing.New(proofing.Options{
-		Store: store, Dispatcher: dispatch.New(f.cap, dispatch.Options{Now: now}), Sealer: ring,
-		CallbackTokens: tokens, CallbackBaseURL: "http://" + f.srv.Listener.Addr().String(),
+		Store: store, Blobs: blobstore.New(local, blobstore.Options{}), Dispatcher: dispatch.New(f.cap, dispatch.Options{Now: now}), Sealer: ring,
+		CallbackTokens: tokens, CallbackBaseURL: base,
 		Timeout: time.Minute, WorkerVersion: "ref1", Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	f.srv.Config.Handler = server.New(svc, server.Options{APIKeys: []string{apiKey}, MaxCallbackBytes: 4096}).Handler()
+	f.srv.Config.Handler = server.New(svc, server.Options{APIKeys: []string{apiKey}, MaxCallbackBytes: 4096, Uploads: local.UploadHandler()}).Handler()
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
