@@ -208,6 +208,10 @@ func (s *Server) stop() {
 	}
 }
 
+// Down stops the process but keeps its port and directory, so Restart brings
+// it back: an outage, for fault tests.
+func (s *Server) Down() { s.stop() }
+
 // Restart stops the server and starts it again on the same port. Data is not
 // kept (there is no persistence), so every key is gone afterwards.
 func (s *Server) Restart() error {
