@@ -25,7 +25,6 @@ import (
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/server"
-	"github.com/proofline/proofline/worker"
 )
 
 // Options are what the caller knows beyond the Config.
@@ -136,7 +135,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	rt, err := NewWorker(ctx, cfg, WorkerOptions{
 		Version: opts.Version, Logger: log, Ring: ring, Images: blobs.store,
-		Tokens: worker.StaticTokens(tokens), CallbackHost: base.Host, VendorLatency: opts.VendorLatency,
+		Tokens: currentTokens(tokens), CallbackHost: base.Host, VendorLatency: opts.VendorLatency,
 	})
 	if err != nil {
 		return nil, err

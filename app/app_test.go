@@ -80,8 +80,7 @@ func start(t *testing.T, o opts) *env {
 	if o.timeout > 0 {
 		cfg.AsyncWaitTimeoutSeconds = o.timeout
 	}
-	dataDir := t.TempDir()
-	cfg.DataDir = dataDir
+	cfg.DataDir = t.TempDir()
 	if o.redis {
 		k, _ := seal.Generate("k1")
 		cfg.RedisURL = redisSrv.URL()
@@ -91,12 +90,20 @@ func start(t *testing.T, o opts) *env {
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
 		cfg.ResolutionProofResultLambdaToken = "resolution-token-ccccccccc"
 	}
+	return serve(t, cfg, nil)
+}
+
+// serve runs an App for cfg on a fresh loopback listener (or ln).
+func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -117,7 +124,7 @@ func start(t *testing.T, o opts) *env {
 	if key == "" {
 		key = cfg.APIKeys[0]
 	}
-	return &env{t: t, base: a.BaseURL, apiKey: key, app: a, logs: logs, dataDir: dataDir, http: &http.Client{Timeout: 10 * time.Second}}
+	return &env{t: t, base: "http://" + ln.Addr().String(), apiKey: key, app: a, logs: logs, dataDir: cfg.DataDir, http: &http.Client{Timeout: 10 * time.Second}}
 }
 
 type resp struct {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
@@ -77,5 +76,3 @@ func hostOf(raw string) string {
 	}
 	return u.Host
 }
-
-func kindOf(s string) proofline.Kind { return proofline.Kind(s) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/proofer"
 	"github.com/proofline/proofline/seal"
@@ -80,13 +81,20 @@ func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker
 }
 
 func configTokens(cfg config.Config) worker.StaticTokens {
+	return currentTokens(map[proofline.Kind]string{
+		proofline.KindAddress: cfg.AddressProofResultLambdaToken, proofline.KindDocument: cfg.DocumentProofResultLambdaToken,
+		proofline.KindResolution: cfg.ResolutionProofResultLambdaToken,
+	})
+}
+
+// currentTokens is what workers send: the first of each kind's
+// comma-separated tokens (the others are still accepted while rotating).
+func currentTokens(tokens map[proofline.Kind]string) worker.StaticTokens {
 	t := worker.StaticTokens{}
-	for k, v := range map[string]string{
-		"address": cfg.AddressProofResultLambdaToken, "document": cfg.DocumentProofResultLambdaToken,
-		"resolution": cfg.ResolutionProofResultLambdaToken,
-	} {
-		if v != "" {
-			t[kindOf(k)] = v
+	for k, v := range tokens {
+		first, _, _ := strings.Cut(v, ",")
+		if first = strings.TrimSpace(first); first != "" {
+			t[k] = first
 		}
 	}
 	return t

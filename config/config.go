@@ -345,14 +345,22 @@ func (c *Config) Validate() error {
 		{"document_proof_result_lambda_token", c.DocumentProofResultLambdaToken},
 		{"resolution_proof_result_lambda_token", c.ResolutionProofResultLambdaToken},
 	}
-	for i, a := range toks {
-		if a.v != "" && len(a.v) < 16 {
-			return &Error{Key: a.key, Msg: "must be at least 16 characters"}
-		}
-		for _, b := range toks[:i] {
-			if a.v != "" && a.v == b.v {
-				return &Error{Key: a.key, Msg: "must differ from " + b.key}
+	// A token value may list "new,old" while a token rotates.
+	owner := map[string]string{}
+	for _, a := range toks {
+		for _, t := range strings.Split(a.v, ",") {
+			if t = strings.TrimSpace(t); t == "" && a.v != "" {
+				return &Error{Key: a.key, Msg: "has an empty token in its list"}
+			} else if t == "" {
+				continue
 			}
+			if len(t) < 16 {
+				return &Error{Key: a.key, Msg: "every token must be at least 16 characters"}
+			}
+			if o, dup := owner[t]; dup && o != a.key {
+				return &Error{Key: a.key, Msg: "must differ from " + o}
+			}
+			owner[t] = a.key
 		}
 	}
 	for _, k := range c.APIKeys {

@@ -1,8 +1,42 @@
 package config
 
-// Web configures the identity-verification pages (issue #3).
-type Web struct{}
+// Web configures the identity-verification pages (issue #3, docs/web.md).
+type Web struct {
+	// SessionSecret keys the browser session cookie (AES-256-GCM) and the
+	// CSRF tokens: base64 of at least 32 bytes. Generated at start when
+	// empty, which logs every person out at restart; set it when several
+	// server instances share a load balancer.
+	SessionSecret string `key:"session_secret" secret:"true"`
+	// IDVMaxAttempts is how many failed proofing attempts (a vendor said no)
+	// a person may make within IDVAttemptWindowInHours. Timeouts and vendor
+	// exceptions do not count. Default 5.
+	IDVMaxAttempts int `key:"idv_max_attempts"`
+	// IDVAttemptWindowInHours is the window over which attempts are counted,
+	// in hours. Default 6.
+	IDVAttemptWindowInHours int `key:"idv_attempt_window_in_hours"`
+	// WebPushEnabled pushes outcomes to the waiting page with server-sent
+	// events; false leaves only polling every poll_rate_for_verify_in_seconds
+	// (for proxies that buffer streamed responses). Default true.
+	WebPushEnabled bool `key:"web_push_enabled"`
+}
 
-func (w *Web) setDefaults() {}
+func (w *Web) setDefaults() {
+	w.IDVMaxAttempts = 5
+	w.IDVAttemptWindowInHours = 6
+	w.WebPushEnabled = true
+}
 
-func (w *Web) validate(c *Config) error { return nil }
+func (w *Web) validate(c *Config) error {
+	if w.IDVMaxAttempts < 1 || w.IDVMaxAttempts > 1000 {
+		return &Error{Key: "idv_max_attempts", Msg: "must be from 1 to 1000"}
+	}
+	if w.IDVAttemptWindowInHours < 1 || w.IDVAttemptWindowInHours > 24*30 {
+		return &Error{Key: "idv_attempt_window_in_hours", Msg: "must be from 1 to 720"}
+	}
+	if w.SessionSecret != "" {
+		if b, err := DecodeKey(w.SessionSecret); err != nil || len(b) < 32 {
+			return &Error{Key: "session_secret", Msg: "must be base64 of at least 32 bytes"}
+		}
+	}
+	return nil
+}

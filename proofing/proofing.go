@@ -29,6 +29,8 @@ type Options struct {
 	Sealer proofline.Sealer
 	// CallbackTokens are the per-kind shared tokens workers present in
 	// X-API-AUTH-TOKEN (the original *_proof_result_lambda_token settings).
+	// A value may list several comma-separated tokens while one is rotated
+	// out: any of them is accepted.
 	CallbackTokens map[proofline.Kind]string
 	// CallbackBaseURL is the origin workers reach this IdP at, e.g.
 	// https://idp.example.gov; callbacks go to CallbackBaseURL + CallbackPath.
@@ -50,6 +52,7 @@ type Options struct {
 // any number of Services sharing a store answer each other's polls and callbacks.
 type Service struct {
 	opts    Options
+	tokens  map[proofline.Kind][]string
 	stats   Stats
 	waiters waiters
 }
@@ -66,17 +69,22 @@ func New(opts Options) (*Service, error) {
 	case opts.CallbackBaseURL == "":
 		return nil, errors.New("proofing: CallbackBaseURL is required")
 	}
+	tokens := map[proofline.Kind][]string{}
+	seen := map[string]proofline.Kind{}
 	for _, k := range proofline.Kinds {
-		if opts.CallbackTokens[k] == "" {
+		for _, t := range strings.Split(opts.CallbackTokens[k], ",") {
+			if t = strings.TrimSpace(t); t == "" {
+				continue
+			}
+			if other, dup := seen[t]; dup && other != k {
+				return nil, errors.New("proofing: the " + string(k) + " and " + string(other) + " callback tokens must differ")
+			}
+			seen[t] = k
+			tokens[k] = append(tokens[k], t)
+		}
+		if len(tokens[k]) == 0 {
 			return nil, errors.New("proofing: a callback token is required for " + string(k))
 		}
-	}
-	toks := map[string]proofline.Kind{}
-	for _, k := range proofline.Kinds {
-		if other, dup := toks[opts.CallbackTokens[k]]; dup {
-			return nil, errors.New("proofing: the " + string(k) + " and " + string(other) + " callback tokens must differ")
-		}
-		toks[opts.CallbackTokens[k]] = k
 	}
 	opts.CallbackBaseURL = strings.TrimRight(opts.CallbackBaseURL, "/")
 	if opts.Timeout <= 0 {
@@ -91,7 +99,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{opts: opts}, nil
+	return &Service{opts: opts, tokens: tokens}, nil
 }
 
 // Timeout is how long a person waits for an outcome.
