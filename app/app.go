@@ -20,6 +20,7 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/metrics"
 	"github.com/proofline/proofline/proofing"
 	"github.com/proofline/proofline/redisstore"
 	"github.com/proofline/proofline/resultstore"
@@ -49,6 +50,8 @@ type App struct {
 	BaseURL string
 	// DevAPIKey is the API key generated because api_keys was empty ("" otherwise).
 	DevAPIKey string
+	// Metrics is what GET /metrics serves.
+	Metrics *metrics.Metrics
 
 	logger  *slog.Logger
 	closers []func() error
@@ -86,6 +89,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	base, _ := url.Parse(a.BaseURL)
 
+	a.Metrics = metrics.New()
 	ring, err := KeyRing(cfg)
 	if err != nil {
 		return nil, err
@@ -135,7 +139,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	rt, err := NewWorker(ctx, cfg, WorkerOptions{
 		Version: opts.Version, Logger: log, Ring: ring, Images: blobs.store,
-		Tokens: currentTokens(tokens), CallbackHost: base.Host, VendorLatency: opts.VendorLatency,
+		Tokens: currentTokens(tokens), CallbackHost: base.Host, Metrics: a.Metrics, VendorLatency: max(opts.VendorLatency, time.Duration(cfg.MockVendorLatencyMs)*time.Millisecond),
 	})
 	if err != nil {
 		return nil, err
@@ -147,13 +151,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if p, ok := ddrv.(*dispatch.Pool); ok {
 		a.pool = p
 	}
-	a.disp = dispatch.New(ddrv, dispatch.Options{Logger: log})
+	a.disp = dispatch.New(ddrv, dispatch.Options{Logger: log, Observer: a.Metrics})
+	a.Metrics.Gauge("proofline_pool_queued_jobs", "Jobs waiting for an in-process worker.", func() float64 { q, _ := a.PoolDepth(); return float64(q) })
+	a.Metrics.Gauge("proofline_pool_running_jobs", "Jobs running in in-process workers.", func() float64 { _, r := a.PoolDepth(); return float64(r) })
 
 	a.Service, err = proofing.New(proofing.Options{
 		Store: a.store, Blobs: blobs.store, Dispatcher: a.disp, Sealer: ring,
 		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
-		WorkerVersion: workerVersion, Logger: log,
+		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -161,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: blobs.uploads, Logger: log})
 	mux := http.NewServeMux()
 	a.Server.Mount(mux)
+	mux.Handle("GET /metrics", a.Metrics.Handler())
 	if err := mountWeb(mux, a, log); err != nil {
 		return nil, err
 	}

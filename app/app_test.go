@@ -416,6 +416,18 @@ func TestDocumentFlow(t *testing.T) {
 		if stageNames(r)[0] != "document" {
 			t.Errorf("stages %v", stageNames(r))
 		}
+		// One outcome log line per job, with the timing of every step.
+		var delivered string
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(l, `"msg":"job delivered"`) && strings.Contains(l, `"kind":"document"`) {
+				delivered = l
+			}
+		}
+		for _, step := range []string{"download_front", "decrypt_front", "download_back", "decrypt_back", `"step":"document"`, `"vendor":"DocAuthMock"`, `"callback":`} {
+			if !strings.Contains(delivered, step) {
+				t.Errorf("outcome log line lacks %s: %s", step, delivered)
+			}
+		}
 		if n := countFiles(t, e.dataDir); n != 0 {
 			t.Errorf("%d image files left after proofing, want 0", n)
 		}
@@ -658,6 +670,17 @@ func TestCanaryPIINeverAtRestOrInLogs(t *testing.T) {
 		logs := e.logs.String()
 		if !strings.Contains(logs, "result received") {
 			t.Fatal("no logs captured")
+		}
+		mr, err := e.http.Get(e.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metricsText, _ := io.ReadAll(mr.Body)
+		mr.Body.Close()
+		for _, m := range append(markers, ids...) {
+			if bytes.Contains(metricsText, []byte(m)) {
+				t.Errorf("/metrics contains %q", m)
+			}
 		}
 		for _, m := range markers {
 			if strings.Contains(logs, m) {

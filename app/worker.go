@@ -8,6 +8,7 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/metrics"
 	"github.com/proofline/proofline/proofer"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/worker"
@@ -30,6 +31,8 @@ type WorkerOptions struct {
 	CallbackHost string
 	// VendorLatency delays every mock vendor answer (load tests).
 	VendorLatency time.Duration
+	// Metrics, when set, receives worker and vendor observations.
+	Metrics *metrics.Metrics
 }
 
 // NewWorker builds the worker runtime every dispatch mode runs: in-process in
@@ -73,11 +76,16 @@ func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker
 		Resolution: v.resolution, StateID: v.stateID, Address: v.address, Document: v.document,
 		Images: images, MaxImageBytes: cfg.DocAuthMaxImageBytes, Logger: o.Logger,
 	}
-	return worker.New(worker.Options{
+	wo := worker.Options{
 		Sealer: ring, Proofer: pr, Tokens: tokens,
 		AllowedCallbackHosts: []string{strings.ToLower(host)},
 		Version:              o.Version, Logger: o.Logger,
-	})
+	}
+	if o.Metrics != nil {
+		pr.Observer = o.Metrics
+		wo.Observer = o.Metrics
+	}
+	return worker.New(wo)
 }
 
 func configTokens(cfg config.Config) worker.StaticTokens {

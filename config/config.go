@@ -81,6 +81,9 @@ type Config struct {
 	CallbackClockSkewSeconds int `key:"callback_clock_skew_seconds"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `key:"log_level"`
+	// MockVendorLatencyMs delays every mock vendor answer, in milliseconds,
+	// to imitate real vendors in load tests. Default 0.
+	MockVendorLatencyMs int `key:"mock_vendor_latency_ms"`
 
 	// Sections, each in its own file; their keys are flattened into this
 	// one namespace.
@@ -304,6 +307,7 @@ func (c *Config) Validate() error {
 		rng("worker_concurrency", int64(c.WorkerConcurrency), 1, 100000),
 		rng("worker_queue_size", int64(c.WorkerQueueSize), 1, 10000000),
 		rng("callback_clock_skew_seconds", int64(c.CallbackClockSkewSeconds), 1, 3600),
+		rng("mock_vendor_latency_ms", int64(c.MockVendorLatencyMs), 0, 600000),
 	}
 	for _, err := range checks {
 		if err != nil {

@@ -45,6 +45,14 @@ type Driver interface {
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Observer, when set, is told of every dispatch (metrics).
+	Observer Observer
+}
+
+// Observer is told how long each hand-off took and whether it failed. It must
+// be fast and safe for concurrent use.
+type Observer interface {
+	Dispatched(kind proofline.Kind, took time.Duration, err error)
 }
 
 // Dispatcher is the concrete dispatcher over a Driver.
@@ -52,6 +60,7 @@ type Dispatcher struct {
 	d      Driver
 	logger *slog.Logger
 	now    func() time.Time
+	obs    Observer
 }
 
 // New returns a Dispatcher over d.
@@ -62,7 +71,7 @@ func New(d Driver, opts Options) *Dispatcher {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Dispatcher{d: d, logger: opts.Logger, now: opts.Now}
+	return &Dispatcher{d: d, logger: opts.Logger, now: opts.Now, obs: opts.Observer}
 }
 
 // Dispatch hands env to a worker. An envelope whose deadline has passed is
@@ -74,6 +83,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, env *proofline.Envelope) erro
 	}
 	start := d.now()
 	err := d.d.Send(ctx, env)
+	if d.obs != nil {
+		d.obs.Dispatched(env.Kind, d.now().Sub(start), err)
+	}
 	if err != nil {
 		d.logger.LogAttrs(ctx, slog.LevelWarn, "dispatch failed",
 			slog.String("kind", string(env.Kind)), slog.String("result_id", env.ResultID), slog.String("error", err.Error()))

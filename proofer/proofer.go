@@ -64,6 +64,8 @@ type Proofer struct {
 	// outcome; never PII) and warnings about images that could not be
 	// deleted; nil discards.
 	Logger *slog.Logger
+	// Observer, when set, is told of every vendor call (metrics).
+	Observer Observer
 }
 
 // job is one Proof call in progress.
@@ -231,15 +233,25 @@ func (p *Proofer) readImage(ctx context.Context, aead cipher.AEAD, im docImage) 
 	if limit <= 0 {
 		limit = DefaultMaxImageBytes
 	}
+	t0 := p.now()
 	ct, err := p.Images.Read(ctx, im.ref.Key, limit)
 	if err != nil || int64(len(ct)) > limit {
+		record(ctx, Step{Name: "download_" + im.side, Outcome: "failed", Took: p.now().Sub(t0)})
 		return nil, fmt.Sprintf(msgImageUnreadable, im.side)
 	}
+	t1 := p.now()
+	record(ctx, Step{Name: "download_" + im.side, Outcome: "ok", Took: t1.Sub(t0)})
 	if len(im.ref.IV) != aead.NonceSize() || len(ct) < aead.Overhead() {
+		record(ctx, Step{Name: "decrypt_" + im.side, Outcome: "failed"})
 		return nil, fmt.Sprintf(msgImageUndecrypt, im.side)
 	}
 	// Into a new buffer: the store may hand out a slice it still holds.
 	pt, err := aead.Open(nil, im.ref.IV, ct, nil)
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+	}
+	record(ctx, Step{Name: "decrypt_" + im.side, Outcome: outcome, Took: p.now().Sub(t1)})
 	if err != nil {
 		return nil, fmt.Sprintf(msgImageUndecrypt, im.side)
 	}
@@ -314,6 +326,10 @@ func (p *Proofer) runStage(ctx context.Context, j *job, stage, vendor string, ca
 		}
 	}
 	j.addStage(st, outcome, took)
+	record(ctx, Step{Name: stage, Vendor: vendor, Outcome: outcome, Took: took})
+	if p.Observer != nil {
+		p.Observer.VendorCall(stage, vendor, outcome, took)
+	}
 	if st.Success {
 		return vr
 	}
@@ -333,6 +349,10 @@ func (p *Proofer) skipExpired(ctx context.Context, j *job, stage, vendor string)
 	j.res.TimedOut = true
 	j.exception(MsgDeadlinePassed)
 	j.addStage(proofline.Stage{Stage: stage, Vendor: vendor, TimedOut: true, Exception: true}, "skipped_deadline", 0)
+	record(ctx, Step{Name: stage, Vendor: vendor, Outcome: "skipped_deadline"})
+	if p.Observer != nil {
+		p.Observer.VendorCall(stage, vendor, "skipped_deadline", 0)
+	}
 	return true
 }
 

@@ -80,7 +80,7 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) error {
 		return err
 	}
 	s.waiters.wake(c.ResultID)
-	s.stats.completed(c.Kind, now.Sub(rec.RequestedAt))
+	s.stats.completed(c.Kind, now.Sub(rec.RequestedAt), rec.Deadline.Sub(rec.RequestedAt), result)
 	log.LogAttrs(ctx, slog.LevelInfo, "result received",
 		slog.Bool("success", result.Success), slog.Bool("vendor_timed_out", result.TimedOut),
 		slog.Bool("exception", result.Exception != nil), slog.Duration("since_start", now.Sub(rec.RequestedAt)))

@@ -45,6 +45,20 @@ type Options struct {
 	WorkerVersion string
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Observer, when set, is told of every counted event (metrics).
+	Observer Observer
+}
+
+// Observer is told of what the service counts. Reasons for a refused
+// callback: token, signature, unknown, malformed, duplicate, late. It must be
+// fast and safe for concurrent use, and it never sees PII.
+type Observer interface {
+	JobStarted(kind proofline.Kind)
+	CallbackRefused(kind proofline.Kind, reason string)
+	// ResultStored reports a stored result: how long after the start, out of
+	// how long a budget, and how it ended.
+	ResultStored(kind proofline.Kind, sinceStart, budget time.Duration, r *proofline.Result)
+	VersionMismatch(kind proofline.Kind)
 }
 
 // Service is the core of proofline. It is safe for concurrent use and holds no
@@ -99,7 +113,9 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{opts: opts, tokens: tokens}, nil
+	svc := &Service{opts: opts, tokens: tokens}
+	svc.stats.obs = opts.Observer
+	return svc, nil
 }
 
 // Timeout is how long a person waits for an outcome.

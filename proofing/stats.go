@@ -12,6 +12,7 @@ import (
 type Stats struct {
 	mu     sync.Mutex
 	byKind map[proofline.Kind]*kindStats
+	obs    Observer
 }
 
 type kindStats struct {
@@ -50,18 +51,49 @@ func (s *Stats) kind(k proofline.Kind) *kindStats {
 	return ks
 }
 
-func (s *Stats) started(k proofline.Kind)         { s.kind(k).started.Add(1) }
-func (s *Stats) late(k proofline.Kind)            { s.kind(k).late.Add(1) }
-func (s *Stats) duplicate(k proofline.Kind)       { s.kind(k).duplicate.Add(1) }
-func (s *Stats) versionMismatch(k proofline.Kind) { s.kind(k).versionMismatch.Add(1) }
-func (s *Stats) completed(k proofline.Kind, wait time.Duration) {
+func (s *Stats) started(k proofline.Kind) {
+	s.kind(k).started.Add(1)
+	if s.obs != nil {
+		s.obs.JobStarted(k)
+	}
+}
+
+func (s *Stats) late(k proofline.Kind) {
+	s.kind(k).late.Add(1)
+	if s.obs != nil {
+		s.obs.CallbackRefused(k, "late")
+	}
+}
+
+func (s *Stats) duplicate(k proofline.Kind) {
+	s.kind(k).duplicate.Add(1)
+	if s.obs != nil {
+		s.obs.CallbackRefused(k, "duplicate")
+	}
+}
+
+func (s *Stats) versionMismatch(k proofline.Kind) {
+	s.kind(k).versionMismatch.Add(1)
+	if s.obs != nil {
+		s.obs.VersionMismatch(k)
+	}
+}
+
+func (s *Stats) completed(k proofline.Kind, wait, budget time.Duration, r *proofline.Result) {
 	ks := s.kind(k)
 	ks.completed.Add(1)
 	ks.totalWaitNanos.Add(int64(wait))
+	if s.obs != nil {
+		s.obs.ResultStored(k, wait, budget, r)
+	}
 }
+
 func (s *Stats) rejected(k proofline.Kind, reason string) {
 	v, _ := s.kind(k).rejected.LoadOrStore(reason, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
+	if s.obs != nil {
+		s.obs.CallbackRefused(k, reason)
+	}
 }
 
 // Stats returns a snapshot of the counters of every kind.

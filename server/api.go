@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,8 +118,31 @@ type outcomeResponse struct {
 	Result json.RawMessage `json:"result,omitempty"`
 }
 
+// getOutcome answers the status of an attempt. With ?wait=N (seconds, at most
+// 60) it long-polls: it answers as soon as the attempt is no longer pending,
+// or after N seconds with the pending status. The result is pushed the moment
+// a callback lands on this instance.
 func (s *Server) getOutcome(w http.ResponseWriter, r *http.Request) {
-	o, err := s.svc.Outcome(r.Context(), r.PathValue("result_id"))
+	var (
+		o   *proofline.Outcome
+		err error
+	)
+	id := r.PathValue("result_id")
+	if q := r.URL.Query().Get("wait"); q != "" {
+		secs, perr := strconv.Atoi(q)
+		if perr != nil || secs < 0 || secs > 60 {
+			writeValidation(w, []proofline.FieldError{{Field: "wait", Message: "must be whole seconds from 0 to 60"}})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(secs)*time.Second)
+		o, err = s.svc.WaitOutcome(ctx, id, time.Second)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && o != nil {
+			err = nil // waited the whole time: still pending
+		}
+	} else {
+		o, err = s.svc.Outcome(r.Context(), id)
+	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -325,3 +325,52 @@ func TestAccessLogsNeverCarryQueryStrings(t *testing.T) {
 		t.Fatalf("no access log line: %s", buf.String())
 	}
 }
+
+func TestStatusLongPollIsPushedTheResult(t *testing.T) {
+	stores(t, func(t *testing.T, redis bool) {
+		f := setup(t, redis)
+		id, secret := f.startAddress()
+		type answer struct {
+			code int
+			body string
+		}
+		got := make(chan answer, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/proofing/"+id+"?wait=30", nil)
+			req.Header.Set("Authorization", "Bearer "+apiKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				got <- answer{}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got <- answer{resp.StatusCode, string(b)}
+		}()
+		select {
+		case a := <-got:
+			t.Fatalf("long poll answered before any result: %d %s", a.code, a.body)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if code := f.post(cb{id: id, token: tokens[proofline.KindAddress], secret: secret}); code != 204 {
+			t.Fatalf("callback %d", code)
+		}
+		select {
+		case a := <-got:
+			if a.code != 200 || !strings.Contains(a.body, `"status":"done"`) {
+				t.Fatalf("long poll: %d %s", a.code, a.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("long poll not answered after the callback")
+		}
+		// wait=0 answers at once; a bad wait is a 400 naming the parameter.
+		req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/proofing/"+id+"?wait=abc", nil)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		resp, _ := http.DefaultClient.Do(req)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), `"field":"wait"`) {
+			t.Fatalf("bad wait: %d %s", resp.StatusCode, b)
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/proofer"
 )
 
 // Outcomes of Handle that are not deliveries. Queue and Lambda adapters use
@@ -89,6 +90,14 @@ type Options struct {
 	Backoff time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Observer, when set, is told how every job ended (metrics).
+	Observer Observer
+}
+
+// Observer is told how each job ended: outcome is delivered, expired,
+// rejected or undelivered. It must be fast and safe for concurrent use.
+type Observer interface {
+	JobHandled(kind proofline.Kind, outcome string, took time.Duration)
 }
 
 // Runtime runs envelopes.
@@ -135,8 +144,11 @@ func New(opts Options) (*Runtime, error) {
 
 // Handle runs one envelope to its end: delivered (nil), expired (ErrExpired),
 // rejected (ErrRejected) or not delivered (*DeliveryError).
-func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) error {
+func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) (err error) {
 	start := r.opts.Now()
+	if r.opts.Observer != nil {
+		defer func() { r.opts.Observer.JobHandled(env.Kind, outcomeOf(err), r.opts.Now().Sub(start)) }()
+	}
 	log := r.opts.Logger.With(slog.String("kind", string(env.Kind)), slog.String("result_id", env.ResultID), slog.String("trace_id", env.TraceID))
 	if !start.Before(env.Deadline) {
 		log.LogAttrs(ctx, slog.LevelWarn, "job dropped: deadline passed before start")
@@ -160,7 +172,8 @@ func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) error {
 
 	jobCtx, cancel := context.WithDeadline(ctx, env.Deadline)
 	defer cancel()
-	result := r.opts.Proofer.Proof(jobCtx, env.Kind, payload)
+	proofCtx, timings := proofer.WithTimings(jobCtx)
+	result := r.opts.Proofer.Proof(proofCtx, env.Kind, payload)
 	payload = nil
 	proofed := r.opts.Now()
 	if !proofed.Before(env.Deadline) {
@@ -179,6 +192,7 @@ func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) error {
 		slog.Bool("exception", result.Exception != nil), slog.Int("stages", len(result.Context.Stages)),
 		slog.Duration("proofing", proofed.Sub(start)), slog.Duration("callback", r.opts.Now().Sub(proofed)),
 		slog.Int("callback_status", status), slog.Int("callback_tries", tries),
+		stepsAttr(timings.Steps()),
 	}
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "job result not delivered", append(attrs, slog.String("error", err.Error()))...)
@@ -279,4 +293,31 @@ func callbackBody(kind proofline.Kind, r *proofline.Result) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(map[string]json.RawMessage{kind.ResultField(): raw})
+}
+
+// stepsAttr is the timed steps of a job, for its outcome log line: one
+// group per step, e.g. download_front, decrypt_front, resolution.
+func stepsAttr(steps []proofer.Step) slog.Attr {
+	attrs := make([]any, 0, len(steps))
+	for i, st := range steps {
+		g := []any{slog.String("step", st.Name), slog.String("outcome", st.Outcome), slog.Duration("took", st.Took)}
+		if st.Vendor != "" {
+			g = append(g, slog.String("vendor", st.Vendor))
+		}
+		attrs = append(attrs, slog.Group(strconv.Itoa(i), g...))
+	}
+	return slog.Group("steps", attrs...)
+}
+
+// outcomeOf names how Handle ended, for metrics.
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return "delivered"
+	case errors.Is(err, ErrExpired):
+		return "expired"
+	case errors.Is(err, ErrRejected):
+		return "rejected"
+	}
+	return "undelivered"
 }
