@@ -31,7 +31,10 @@ type Envelope struct {
 	ResultID    string    `json:"result_id"`
 	CallbackURL string    `json:"callback_url"`
 	Deadline    time.Time `json:"deadline"`
-	TraceID     string    `json:"trace_id"`
+	// TraceID identifies the attempt across every process (32 hex digits,
+	// a W3C trace id); SpanID is the span that started it, when traced.
+	TraceID string `json:"trace_id"`
+	SpanID  string `json:"span_id,omitempty"`
 	// WorkerVersion is the worker build the IdP dispatched to (the pinned git ref).
 	WorkerVersion string `json:"worker_version"`
 	// Sealed is the sealed JSON of a Payload.
@@ -171,7 +174,7 @@ func (e *Envelope) aad() []byte {
 	b := make([]byte, 0, 160)
 	b = append(b, "proofline/envelope/v"...)
 	b = strconv.AppendInt(b, int64(e.Version), 10)
-	for _, f := range []string{string(e.Kind), e.ResultID, e.CallbackURL, e.TraceID, e.WorkerVersion} {
+	for _, f := range []string{string(e.Kind), e.ResultID, e.CallbackURL, e.TraceID, e.SpanID, e.WorkerVersion} {
 		b = append(b, 0)
 		b = strconv.AppendInt(b, int64(len(f)), 10)
 		b = append(b, ':')

@@ -83,6 +83,7 @@ func TestEnvelopeSealsPayloadAndBindsHeader(t *testing.T) {
 		"callback_url":   func(e *proofline.Envelope) { e.CallbackURL = "http://evil.example/x" },
 		"deadline":       func(e *proofline.Envelope) { e.Deadline = e.Deadline.Add(time.Hour) },
 		"trace_id":       func(e *proofline.Envelope) { e.TraceID = "other" },
+		"span_id":        func(e *proofline.Envelope) { e.SpanID = "0102030405060708" },
 		"worker_version": func(e *proofline.Envelope) { e.WorkerVersion = "zzz" },
 		"sealed":         func(e *proofline.Envelope) { e.Sealed[len(e.Sealed)-1] ^= 1 },
 	}

@@ -26,6 +26,9 @@ import (
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/server"
+	"github.com/proofline/proofline/tracing"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options are what the caller knows beyond the Config.
@@ -38,6 +41,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// VendorLatency delays every mock vendor answer (load tests).
 	VendorLatency time.Duration
+	// TracerProvider overrides the one built from otel_exporter_otlp_endpoint
+	// (tests use an in-memory exporter).
+	TracerProvider trace.TracerProvider
 }
 
 // App is a running proofline.
@@ -90,6 +96,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	base, _ := url.Parse(a.BaseURL)
 
 	a.Metrics = metrics.New()
+	tp := opts.TracerProvider
+	if tp == nil {
+		var (
+			shutdown func(context.Context) error
+			err      error
+		)
+		tp, shutdown, err = tracing.New(ctx, cfg.OtelExporterOtlpEndpoint, cfg.OtelServiceName, opts.Version)
+		if err != nil {
+			return nil, &config.Error{Key: "otel_exporter_otlp_endpoint", Msg: err.Error()}
+		}
+		a.closers = append(a.closers, func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return shutdown(sctx)
+		})
+	}
 	ring, err := KeyRing(cfg)
 	if err != nil {
 		return nil, err
@@ -139,7 +161,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	rt, err := NewWorker(ctx, cfg, WorkerOptions{
 		Version: opts.Version, Logger: log, Ring: ring, Images: blobs.store,
-		Tokens: currentTokens(tokens), CallbackHost: base.Host, Metrics: a.Metrics, VendorLatency: max(opts.VendorLatency, time.Duration(cfg.MockVendorLatencyMs)*time.Millisecond),
+		Tokens: currentTokens(tokens), CallbackHost: base.Host, Metrics: a.Metrics, TracerProvider: tp, VendorLatency: max(opts.VendorLatency, time.Duration(cfg.MockVendorLatencyMs)*time.Millisecond),
 	})
 	if err != nil {
 		return nil, err
@@ -159,7 +181,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Store: a.store, Blobs: blobs.store, Dispatcher: a.disp, Sealer: ring,
 		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
-		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics,
+		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics, TracerProvider: tp,
 	})
 	if err != nil {
 		return nil, err

@@ -11,7 +11,10 @@ import (
 	"github.com/proofline/proofline/metrics"
 	"github.com/proofline/proofline/proofer"
 	"github.com/proofline/proofline/seal"
+	"github.com/proofline/proofline/tracing"
 	"github.com/proofline/proofline/worker"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // WorkerOptions are what a worker process knows beyond the Config.
@@ -33,6 +36,8 @@ type WorkerOptions struct {
 	VendorLatency time.Duration
 	// Metrics, when set, receives worker and vendor observations.
 	Metrics *metrics.Metrics
+	// TracerProvider traces jobs and vendor calls; nil means off.
+	TracerProvider trace.TracerProvider
 }
 
 // NewWorker builds the worker runtime every dispatch mode runs: in-process in
@@ -84,6 +89,10 @@ func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker
 	if o.Metrics != nil {
 		pr.Observer = o.Metrics
 		wo.Observer = o.Metrics
+	}
+	if o.TracerProvider != nil {
+		pr.Tracer = tracing.Tracer(o.TracerProvider)
+		wo.TracerProvider = o.TracerProvider
 	}
 	return worker.New(wo)
 }

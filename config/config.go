@@ -81,6 +81,12 @@ type Config struct {
 	CallbackClockSkewSeconds int `key:"callback_clock_skew_seconds"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `key:"log_level"`
+	// OtelExporterOtlpEndpoint turns tracing on: OpenTelemetry spans are
+	// exported over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318).
+	// Empty (the default): tracing is off.
+	OtelExporterOtlpEndpoint string `key:"otel_exporter_otlp_endpoint"`
+	// OtelServiceName is the service.name of exported spans. Default proofline.
+	OtelServiceName string `key:"otel_service_name"`
 	// MockVendorLatencyMs delays every mock vendor answer, in milliseconds,
 	// to imitate real vendors in load tests. Default 0.
 	MockVendorLatencyMs int `key:"mock_vendor_latency_ms"`
@@ -104,6 +110,7 @@ func Defaults() Config {
 		WorkerQueueSize:            1024,
 		CallbackClockSkewSeconds:   120,
 		LogLevel:                   "info",
+		OtelServiceName:            "proofline",
 	}
 	c.Web.setDefaults()
 	c.AWS.setDefaults()
@@ -370,6 +377,12 @@ func (c *Config) Validate() error {
 	for _, k := range c.APIKeys {
 		if len(k) < 16 {
 			return &Error{Key: "api_keys", Msg: "every key must be at least 16 characters"}
+		}
+	}
+	if c.OtelExporterOtlpEndpoint != "" {
+		u, err := url.Parse(c.OtelExporterOtlpEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return &Error{Key: "otel_exporter_otlp_endpoint", Msg: "must be an http(s) URL like http://127.0.0.1:4318"}
 		}
 	}
 	if c.SealKeys != "" {

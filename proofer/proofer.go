@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultMaxImageBytes is the default limit on one encrypted image (10 MiB).
@@ -66,6 +70,8 @@ type Proofer struct {
 	Logger *slog.Logger
 	// Observer, when set, is told of every vendor call (metrics).
 	Observer Observer
+	// Tracer, when set, traces every vendor call as a span.
+	Tracer trace.Tracer
 }
 
 // job is one Proof call in progress.
@@ -294,6 +300,11 @@ func (p *Proofer) runStage(ctx context.Context, j *job, stage, vendor string, ca
 		cctx, cancel = context.WithTimeout(ctx, p.VendorTimeout)
 		defer cancel()
 	}
+	var span trace.Span
+	if p.Tracer != nil {
+		cctx, span = p.Tracer.Start(cctx, "proofline.vendor."+stage, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("proofline.vendor", vendor)))
+	}
 	t0 := p.now()
 	vr, err := safeCall(cctx, call)
 	took := p.now().Sub(t0)
@@ -326,6 +337,13 @@ func (p *Proofer) runStage(ctx context.Context, j *job, stage, vendor string, ca
 		}
 	}
 	j.addStage(st, outcome, took)
+	if span != nil {
+		span.SetAttributes(attribute.String("proofline.outcome", outcome))
+		if outcome == "exception" || outcome == "timeout" {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
+	}
 	record(ctx, Step{Name: stage, Vendor: vendor, Outcome: outcome, Took: took})
 	if p.Observer != nil {
 		p.Observer.VendorCall(stage, vendor, outcome, took)

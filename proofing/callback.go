@@ -9,6 +9,10 @@ import (
 	"strings"
 
 	"github.com/proofline/proofline"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Callback is one worker callback as received over HTTP.
@@ -28,7 +32,15 @@ type Callback struct {
 // once. Errors carry the codes the HTTP layer maps: EUNAUTHORIZED (token,
 // per-job secret, signature or timestamp), ENOTFOUND, ECONFLICT (already
 // done), EGONE (after the deadline), EINVALID (malformed body), EUNAVAILABLE.
-func (s *Service) ReceiveCallback(ctx context.Context, c Callback) error {
+func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
+	ctx, span := s.tracer.Start(ctx, "proofline.callback.receive", trace.WithAttributes(
+		attribute.String("proofline.kind", string(c.Kind)), attribute.String("proofline.result_id", sanitize(c.ResultID))))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, proofline.ErrorCode(err))
+		}
+		span.End()
+	}()
 	if !c.Kind.Valid() {
 		return proofline.Errorf(proofline.ENOTFOUND, "unknown job kind")
 	}

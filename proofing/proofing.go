@@ -17,6 +17,11 @@ import (
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/tracing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure a Service. Store, Dispatcher, Sealer, CallbackTokens and
@@ -47,6 +52,8 @@ type Options struct {
 	Now           func() time.Time
 	// Observer, when set, is told of every counted event (metrics).
 	Observer Observer
+	// TracerProvider traces starts and callbacks; nil means off.
+	TracerProvider trace.TracerProvider
 }
 
 // Observer is told of what the service counts. Reasons for a refused
@@ -66,6 +73,7 @@ type Observer interface {
 // any number of Services sharing a store answer each other's polls and callbacks.
 type Service struct {
 	opts    Options
+	tracer  trace.Tracer
 	tokens  map[proofline.Kind][]string
 	stats   Stats
 	waiters waiters
@@ -113,7 +121,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	svc := &Service{opts: opts, tokens: tokens}
+	svc := &Service{opts: opts, tokens: tokens, tracer: tracing.Tracer(opts.TracerProvider)}
 	svc.stats.obs = opts.Observer
 	return svc, nil
 }
@@ -229,19 +237,30 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 	return s.start(ctx, proofline.KindDocument, &proofline.Payload{Document: args})
 }
 
-func (s *Service) start(ctx context.Context, kind proofline.Kind, p *proofline.Payload) (*Started, error) {
+func (s *Service) start(ctx context.Context, kind proofline.Kind, p *proofline.Payload) (_ *Started, err error) {
 	now := s.opts.Now()
 	id := proofline.NewResultID()
+	ctx, span := s.tracer.Start(ctx, "proofline.start", trace.WithAttributes(
+		attribute.String("proofline.kind", string(kind)), attribute.String("proofline.result_id", id)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, proofline.ErrorCode(err))
+		}
+		span.End()
+	}()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, proofline.WrapError(proofline.EINTERNAL, "random", err)
 	}
 	p.CallbackSecret = secret
 	deadline := now.Add(s.opts.Timeout)
-	traceID := newTraceID()
+	traceID, spanID := newTraceID(), ""
+	if sc := span.SpanContext(); sc.IsValid() {
+		traceID, spanID = sc.TraceID().String(), sc.SpanID().String()
+	}
 	env, err := proofline.SealEnvelope(s.opts.Sealer, proofline.Envelope{
 		Kind: kind, ResultID: id, CallbackURL: s.opts.CallbackBaseURL + proofline.CallbackPath(kind, id),
-		Deadline: deadline, TraceID: traceID, WorkerVersion: s.opts.WorkerVersion,
+		Deadline: deadline, TraceID: traceID, SpanID: spanID, WorkerVersion: s.opts.WorkerVersion,
 	}, p)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,9 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/tracing"
+
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // MountCallbacks mounts the worker callback receiver:
@@ -48,7 +51,9 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	err = s.svc.ReceiveCallback(r.Context(), proofing.Callback{
+	// The worker's traceparent joins this span to the attempt's trace.
+	ctx := tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	err = s.svc.ReceiveCallback(ctx, proofing.Callback{
 		Kind: kind, ResultID: r.PathValue("result_id"),
 		Token: r.Header.Get(proofline.HeaderAuthToken),
 		Proof: proofline.CallbackProof{

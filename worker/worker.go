@@ -22,6 +22,12 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/proofer"
+	"github.com/proofline/proofline/tracing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Outcomes of Handle that are not deliveries. Queue and Lambda adapters use
@@ -92,6 +98,9 @@ type Options struct {
 	Now     func() time.Time
 	// Observer, when set, is told how every job ended (metrics).
 	Observer Observer
+	// TracerProvider traces jobs as children of the span that started them
+	// (named in the envelope); nil means off.
+	TracerProvider trace.TracerProvider
 }
 
 // Observer is told how each job ended: outcome is delivered, expired,
@@ -102,7 +111,8 @@ type Observer interface {
 
 // Runtime runs envelopes.
 type Runtime struct {
-	opts Options
+	opts   Options
+	tracer trace.Tracer
 }
 
 // New checks opts and returns a Runtime.
@@ -139,16 +149,26 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Runtime{opts: opts}, nil
+	return &Runtime{opts: opts, tracer: tracing.Tracer(opts.TracerProvider)}, nil
 }
 
 // Handle runs one envelope to its end: delivered (nil), expired (ErrExpired),
 // rejected (ErrRejected) or not delivered (*DeliveryError).
 func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) (err error) {
 	start := r.opts.Now()
-	if r.opts.Observer != nil {
-		defer func() { r.opts.Observer.JobHandled(env.Kind, outcomeOf(err), r.opts.Now().Sub(start)) }()
-	}
+	ctx, span := r.tracer.Start(tracing.RemoteParent(ctx, env.TraceID, env.SpanID), "proofline.job",
+		trace.WithAttributes(attribute.String("proofline.kind", string(env.Kind)), attribute.String("proofline.result_id", env.ResultID)))
+	defer func() {
+		outcome := outcomeOf(err)
+		span.SetAttributes(attribute.String("proofline.outcome", outcome))
+		if err != nil {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
+		if r.opts.Observer != nil {
+			r.opts.Observer.JobHandled(env.Kind, outcome, r.opts.Now().Sub(start))
+		}
+	}()
 	log := r.opts.Logger.With(slog.String("kind", string(env.Kind)), slog.String("result_id", env.ResultID), slog.String("trace_id", env.TraceID))
 	if !start.Before(env.Deadline) {
 		log.LogAttrs(ctx, slog.LevelWarn, "job dropped: deadline passed before start")
@@ -254,7 +274,15 @@ func (r *Runtime) deliver(ctx context.Context, env *proofline.Envelope, token st
 	}
 }
 
-func (r *Runtime) post(ctx context.Context, env *proofline.Envelope, path, token string, secret, body []byte) (int, error) {
+func (r *Runtime) post(ctx context.Context, env *proofline.Envelope, path, token string, secret, body []byte) (status int, err error) {
+	ctx, span := r.tracer.Start(ctx, "proofline.callback.send", trace.WithSpanKind(trace.SpanKindClient))
+	defer func() {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if err != nil || status >= 400 {
+			span.SetStatus(codes.Error, "callback not accepted")
+		}
+		span.End()
+	}()
 	tctx, cancel := context.WithTimeout(ctx, r.opts.TryTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(tctx, http.MethodPost, env.CallbackURL, bytes.NewReader(body))
@@ -271,6 +299,7 @@ func (r *Runtime) post(ctx context.Context, env *proofline.Envelope, path, token
 	if env.TraceID != "" {
 		req.Header.Set("X-Request-Id", env.TraceID)
 	}
+	tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := r.opts.Client.Do(req)
 	if err != nil {
 		// *url.Error would carry the URL; it holds only ids, but keep the
