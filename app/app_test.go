@@ -475,10 +475,15 @@ func TestDocumentStartRefusesForeignImages(t *testing.T) {
 	other, _ := e.capture([]byte("f"), []byte("b"))
 	cases := map[string]func(m map[string]any){
 		"front_image_url": func(m map[string]any) { m["front_image_url"] = "http://169.254.169.254/latest/meta-data/" },
-		"back_image_url":  func(m map[string]any) { m["back_image_url"] = other["back_image_url"] },
-		"front_image_iv":  func(m map[string]any) { m["front_image_iv"] = "AAAA" },
-		"encryption_key":  func(m map[string]any) { m["encryption_key"] = "short" },
-		"capture_id":      func(m map[string]any) { m["capture_id"] = "../../etc" },
+		"selfie_image_url": func(m map[string]any) {
+			m["liveness_checking_enabled"] = true
+			m["selfie_image_iv"] = m["front_image_iv"]
+			m["selfie_image_url"] = "http://127.0.0.1:1/uploads/" + fmt.Sprint(m["capture_id"]) + "/selfie"
+		},
+		"back_image_url": func(m map[string]any) { m["back_image_url"] = other["back_image_url"] },
+		"front_image_iv": func(m map[string]any) { m["front_image_iv"] = "AAAA" },
+		"encryption_key": func(m map[string]any) { m["encryption_key"] = "short" },
+		"capture_id":     func(m map[string]any) { m["capture_id"] = "../../etc" },
 	}
 	for field, mut := range cases {
 		m := map[string]any{}
