@@ -1,0 +1,615 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/proofing"
+)
+
+// location is where the person belongs now.
+func (h *Handler) location(s *session) string {
+	switch {
+	case s.Pending != nil:
+		return "/verify/wait"
+	case s.Screen == screenTimeout:
+		return "/verify/timeout"
+	case s.Screen == screenError:
+		return "/verify/error"
+	case s.Step != stepDone && s.Step != stepStart && h.limited(s):
+		return "/verify/limit"
+	}
+	switch s.Step {
+	case stepDocument:
+		return "/verify/document"
+	case stepInfo:
+		return "/verify/info"
+	case stepPhone:
+		return "/verify/phone"
+	case stepDone:
+		return "/verify/done"
+	}
+	return "/"
+}
+
+func (h *Handler) limited(s *session) bool {
+	return s.failuresSince(h.opts.Now(), h.opts.AttemptWindow) >= h.opts.MaxAttempts
+}
+
+// at redirects the person to where they belong unless that is path.
+func (h *Handler) at(q *request, path string) bool {
+	if loc := h.location(q.s); loc != path {
+		h.redirect(q, loc)
+		return false
+	}
+	return true
+}
+
+// takeErrors returns the errors of the last attempt and clears them.
+func takeErrors(s *session) map[string][]string {
+	e := s.Errors
+	s.Errors = nil
+	return e
+}
+
+func (h *Handler) start(q *request) {
+	h.render(q, http.StatusOK, "start", view{Title: "Verify your identity", Data: map[string]any{
+		"InProgress": q.s.Step != stepStart, "Continue": h.location(q.s),
+	}})
+}
+
+func (h *Handler) postStart(q *request) {
+	if q.s.Pending != nil {
+		_ = h.svc.Forget(q.r.Context(), q.s.Pending.ResultID)
+	}
+	q.s = &session{ID: randomID(), Step: stepDocument, Liveness: q.r.PostForm.Get("liveness") == "on", Failures: q.s.Failures}
+	h.redirect(q, h.location(q.s))
+}
+
+// documentView is what the document page needs.
+type documentView struct {
+	CaptureID string
+	Sides     []sideView
+	AAD       bool
+}
+
+type sideView struct {
+	Side, Label, Hint, URL string
+}
+
+func (h *Handler) document(q *request) {
+	if !h.at(q, "/verify/document") {
+		return
+	}
+	c, err := h.svc.NewCapture(q.r.Context())
+	if err != nil {
+		h.serviceError(q, err)
+		return
+	}
+	q.s.CaptureID = c.ID
+	v := documentView{CaptureID: c.ID, AAD: BindImageAAD}
+	sides := []sideView{
+		{Side: "front", Label: "Front of your ID", Hint: "A photo of the front of your driver's license or state ID."},
+		{Side: "back", Label: "Back of your ID", Hint: "A photo of the back, with the barcode."},
+	}
+	if q.s.Liveness {
+		sides = append(sides, sideView{Side: "selfie", Label: "A photo of your face", Hint: "Take it in good light, facing the camera."})
+	}
+	var origins []string
+	for i := range sides {
+		up := c.Uploads[blobstore.Side(sides[i].Side)]
+		sides[i].URL = up.URL
+		if u, err := url.Parse(up.URL); err == nil && u.Host != "" {
+			origins = append(origins, u.Scheme+"://"+u.Host)
+		}
+	}
+	v.Sides = sides
+	q.w.Header().Set("Content-Security-Policy", csp(origins...))
+	h.render(q, http.StatusOK, "document", view{Title: "Add photos of your ID", Step: 1, Errors: takeErrors(q.s), Data: v})
+}
+
+func (h *Handler) postDocument(q *request) {
+	if !h.at(q, "/verify/document") {
+		return
+	}
+	f := q.r.PostForm
+	if q.s.CaptureID == "" || f.Get("capture_id") != q.s.CaptureID {
+		q.s.Errors = map[string][]string{"general": {"This page has expired. Add your photos again."}}
+		h.redirect(q, "/verify/document")
+		return
+	}
+	req := proofing.DocumentRequest{
+		CaptureID: q.s.CaptureID, EncryptionKey: f.Get("encryption_key"),
+		FrontImageURL: f.Get("front_image_url"), FrontImageIV: f.Get("front_image_iv"),
+		BackImageURL: f.Get("back_image_url"), BackImageIV: f.Get("back_image_iv"),
+		LivenessCheckingEnabled: q.s.Liveness,
+	}
+	if q.s.Liveness {
+		req.SelfieImageURL, req.SelfieImageIV = f.Get("selfie_image_url"), f.Get("selfie_image_iv")
+	}
+	st, err := h.svc.StartDocument(q.r.Context(), req)
+	if err != nil {
+		var v *proofline.ValidationError
+		if errors.As(err, &v) {
+			q.s.Errors = documentFieldErrors(v)
+			h.redirect(q, "/verify/document")
+			return
+		}
+		h.serviceError(q, err)
+		return
+	}
+	q.s.CaptureID = ""
+	h.started(q, st)
+}
+
+// documentFieldErrors maps the validation errors of a document start to the
+// page's fields (front, back, selfie, general).
+func documentFieldErrors(v *proofline.ValidationError) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range v.Fields {
+		field := "general"
+		for _, side := range []string{"front", "back", "selfie"} {
+			if strings.HasPrefix(f.Field, side+"_") {
+				field = side
+			}
+		}
+		msg := "This photo was not uploaded. Choose it again."
+		if field == "general" {
+			msg = "Your photos could not be sent. Add them again."
+		}
+		if len(out[field]) == 0 {
+			out[field] = append(out[field], msg)
+		}
+	}
+	return out
+}
+
+// started records the attempt in the session and sends the person to wait.
+func (h *Handler) started(q *request, st *proofing.Started) {
+	q.s.Pending = &pending{Kind: st.Kind, ResultID: st.ResultID, Deadline: st.Deadline}
+	q.s.Errors = nil
+	h.log.LogAttrs(q.r.Context(), slog.LevelInfo, "web attempt started",
+		slog.String("kind", string(st.Kind)), slog.String("result_id", st.ResultID))
+	h.redirect(q, "/verify/wait")
+}
+
+// serviceError shows "we could not reach the service" for an error starting
+// an attempt (queue full, store down); it does not count as an attempt.
+func (h *Handler) serviceError(q *request, err error) {
+	h.log.LogAttrs(q.r.Context(), slog.LevelWarn, "web: service error", slog.String("code", proofline.ErrorCode(err)))
+	q.s.Screen = screenError
+	h.redirect(q, "/verify/error")
+}
+
+// waitView is what the waiting page needs.
+type waitView struct {
+	EventsURL, StatusURL, Next string
+	PollMS                     int64
+	Message                    string
+}
+
+func (h *Handler) wait(q *request) {
+	p := q.s.Pending
+	if p == nil {
+		h.redirect(q, h.location(q.s))
+		return
+	}
+	o, err := h.svc.Outcome(q.r.Context(), p.ResultID)
+	if err != nil && proofline.ErrorCode(err) != proofline.ENOTFOUND {
+		h.serviceError(q, err)
+		return
+	}
+	if err == nil && o.Status == proofline.StatusPending {
+		v := waitView{
+			StatusURL: "/verify/status/" + p.ResultID, Next: "/verify/wait",
+			PollMS: h.opts.PollInterval.Milliseconds(), Message: waitMessage(p.Kind),
+		}
+		if !h.opts.DisablePush {
+			v.EventsURL = "/verify/events/" + p.ResultID
+		}
+		h.render(q, http.StatusOK, "wait", view{Title: "We are checking", Refresh: int(h.opts.PollInterval / time.Second), Step: stepNumber(p.Kind), Data: v})
+		return
+	}
+	h.apply(q, o)
+	h.redirect(q, h.location(q.s))
+}
+
+func waitMessage(k proofline.Kind) string {
+	switch k {
+	case proofline.KindDocument:
+		return "We are checking your ID."
+	case proofline.KindResolution:
+		return "We are checking your information."
+	}
+	return "We are checking your phone number."
+}
+
+func stepNumber(k proofline.Kind) int {
+	switch k {
+	case proofline.KindDocument:
+		return 1
+	case proofline.KindResolution:
+		return 2
+	}
+	return 3
+}
+
+// apply moves the flow on from the outcome of the pending attempt (nil: the
+// record is gone, which reads as a timeout) and forgets the attempt.
+func (h *Handler) apply(q *request, o *proofline.Outcome) {
+	p := q.s.Pending
+	q.s.Pending = nil
+	ctx := q.r.Context()
+	_ = h.svc.Forget(context.WithoutCancel(ctx), p.ResultID)
+	outcome := "timed_out"
+	defer func() {
+		h.log.LogAttrs(ctx, slog.LevelInfo, "web attempt finished",
+			slog.String("kind", string(p.Kind)), slog.String("result_id", p.ResultID), slog.String("outcome", outcome))
+	}()
+	if o == nil || o.Status != proofline.StatusDone || o.Result == nil {
+		q.s.Screen = screenTimeout
+		return
+	}
+	r := o.Result
+	switch {
+	case r.TimedOut:
+		q.s.Screen = screenTimeout
+		outcome = "vendor_timed_out"
+	case r.Exception != nil:
+		q.s.Screen = screenError
+		outcome = "exception"
+	case r.Success:
+		outcome = "success"
+		switch p.Kind {
+		case proofline.KindDocument:
+			q.s.Doc = personOfDoc(r.PIIFromDoc)
+			if q.s.Doc == nil {
+				q.s.Doc = &person{}
+			}
+			q.s.Step = stepInfo
+		case proofline.KindResolution:
+			q.s.Step = stepPhone
+		case proofline.KindAddress:
+			q.s.Step = stepDone
+		}
+	default:
+		outcome = "failure"
+		q.s.Failures = append(q.s.Failures, h.opts.Now().Unix())
+		q.s.Errors = map[string][]string{}
+		for field, msgs := range r.Errors {
+			q.s.Errors[field] = append([]string(nil), msgs...)
+		}
+		if len(q.s.Errors) == 0 {
+			q.s.Errors["general"] = []string{"We could not verify this. Check it and try again."}
+		}
+	}
+}
+
+// bound returns the session's pending attempt when the path's result_id is
+// bound to it; anything else is 404.
+func (h *Handler) bound(w http.ResponseWriter, r *http.Request) (*pending, bool) {
+	s := h.ss.load(r)
+	id := r.PathValue("result_id")
+	if s.Pending == nil || !proofline.TokenEqual(id, s.Pending.ResultID) {
+		http.NotFound(w, r)
+		return nil, false
+	}
+	return s.Pending, true
+}
+
+// events pushes one "outcome" event (server-sent events) when the bound
+// attempt is no longer pending, or at its deadline. The page then loads
+// /verify/wait, which applies the outcome.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	if h.opts.DisablePush {
+		http.NotFound(w, r)
+		return
+	}
+	p, ok := h.bound(w, r)
+	if !ok {
+		return
+	}
+	rc := http.NewResponseController(w)
+	end := p.Deadline.Add(2 * time.Second)
+	_ = rc.SetWriteDeadline(end.Add(5 * time.Second))
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, "retry: 1000\n: waiting\n\n")
+	if rc.Flush() != nil {
+		return
+	}
+	ctx, cancel := context.WithDeadline(r.Context(), end)
+	defer cancel()
+	_, err := h.svc.WaitOutcome(ctx, p.ResultID, h.opts.PollInterval)
+	if r.Context().Err() != nil {
+		return // the page went away
+	}
+	state := "ready"
+	if err != nil && proofline.ErrorCode(err) != proofline.ENOTFOUND && !errors.Is(err, context.DeadlineExceeded) {
+		state = "error"
+	}
+	_, _ = fmt.Fprintf(w, "event: outcome\ndata: {\"state\":%q}\n\n", state)
+	_ = rc.Flush()
+}
+
+// status answers the polling fallback: {"state":"pending"} or {"state":"ready"}.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.bound(w, r)
+	if !ok {
+		return
+	}
+	state := "ready"
+	if o, err := h.svc.Outcome(r.Context(), p.ResultID); err == nil && o.Status == proofline.StatusPending {
+		state = "pending"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = fmt.Fprintf(w, "{\"state\":%q}\n", state)
+}
+
+// infoFields are the fields of the information form, in order.
+var infoFields = []struct{ Name, Label, Auto, Hint string }{
+	{"first_name", "First name", "given-name", ""},
+	{"middle_name", "Middle name (optional)", "additional-name", ""},
+	{"last_name", "Last name", "family-name", ""},
+	{"dob", "Date of birth", "bday", "YYYY-MM-DD"},
+	{"address1", "Address", "address-line1", ""},
+	{"address2", "Address line 2 (optional)", "address-line2", ""},
+	{"city", "City", "address-level2", ""},
+	{"state", "State", "address-level1", "Two letters, like VA"},
+	{"zipcode", "ZIP code", "postal-code", ""},
+	{"ssn", "Social Security number", "off", "9 digits, like 123-45-6789"},
+}
+
+type fieldView struct {
+	Name, Label, Auto, Hint, Value string
+	Errors                         []string
+}
+
+func (p *person) get(name string) string {
+	switch name {
+	case "first_name":
+		return p.FirstName
+	case "middle_name":
+		return p.MiddleName
+	case "last_name":
+		return p.LastName
+	case "dob":
+		return p.DOB
+	case "address1":
+		return p.Address1
+	case "address2":
+		return p.Address2
+	case "city":
+		return p.City
+	case "state":
+		return p.State
+	case "zipcode":
+		return p.Zipcode
+	case "ssn":
+		return p.SSN
+	case "phone":
+		return p.Phone
+	}
+	return ""
+}
+
+func (p *person) set(name, v string) {
+	switch name {
+	case "first_name":
+		p.FirstName = v
+	case "middle_name":
+		p.MiddleName = v
+	case "last_name":
+		p.LastName = v
+	case "dob":
+		p.DOB = v
+	case "address1":
+		p.Address1 = v
+	case "address2":
+		p.Address2 = v
+	case "city":
+		p.City = v
+	case "state":
+		p.State = v
+	case "zipcode":
+		p.Zipcode = v
+	case "ssn":
+		p.SSN = v
+	case "phone":
+		p.Phone = v
+	}
+}
+
+// general collects errors that belong to no field of the form.
+func general(errs map[string][]string, fields ...string) []string {
+	var out []string
+	for k, msgs := range errs {
+		known := false
+		for _, f := range fields {
+			known = known || f == k
+		}
+		if !known {
+			out = append(out, msgs...)
+		}
+	}
+	return out
+}
+
+func (h *Handler) info(q *request) {
+	if !h.at(q, "/verify/info") {
+		return
+	}
+	p := q.s.Person
+	if p == nil {
+		p = q.s.Doc
+	}
+	h.renderInfo(q, http.StatusOK, p, takeErrors(q.s))
+}
+
+func (h *Handler) renderInfo(q *request, status int, p *person, errs map[string][]string) {
+	if p == nil {
+		p = &person{}
+	}
+	var fields []fieldView
+	var names []string
+	for _, f := range infoFields {
+		fields = append(fields, fieldView{Name: f.Name, Label: f.Label, Auto: f.Auto, Hint: f.Hint, Value: p.get(f.Name), Errors: errs[f.Name]})
+		names = append(names, f.Name)
+	}
+	h.render(q, status, "info", view{Title: "Verify your information", Step: 2, Errors: map[string][]string{"general": general(errs, names...)}, Data: fields})
+}
+
+func (h *Handler) postInfo(q *request) {
+	if !h.at(q, "/verify/info") {
+		return
+	}
+	p := &person{}
+	if q.s.Doc != nil {
+		p.StateIDNumber, p.StateIDJurisdiction, p.StateIDType = q.s.Doc.StateIDNumber, q.s.Doc.StateIDJurisdiction, q.s.Doc.StateIDType
+	}
+	for _, f := range infoFields {
+		p.set(f.Name, q.r.PostForm.Get(f.Name))
+	}
+	stateID := p.StateIDNumber != "" && p.StateIDJurisdiction != "" && p.StateIDType != ""
+	if !stateID {
+		p.StateIDNumber, p.StateIDJurisdiction, p.StateIDType = "", "", ""
+	}
+	req := proofing.ResolutionRequest{Applicant: p.applicant(), ShouldProofStateID: stateID}
+	st, err := h.svc.StartResolution(q.r.Context(), req)
+	if err != nil {
+		var v *proofline.ValidationError
+		if errors.As(err, &v) {
+			h.renderInfo(q, http.StatusBadRequest, p, fieldErrors(v))
+			return
+		}
+		h.serviceError(q, err)
+		return
+	}
+	// What the service normalized (SSN with dashes, upper-case state, ...).
+	a := req.Applicant
+	var v proofline.ValidationError
+	a.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: stateID}, h.opts.Now(), "", &v)
+	q.s.Person = personOf(a)
+	h.started(q, st)
+}
+
+func fieldErrors(v *proofline.ValidationError) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range v.Fields {
+		out[f.Field] = append(out[f.Field], fieldMessage(f))
+	}
+	return out
+}
+
+// fieldMessage turns a validation message into a sentence for the form.
+func fieldMessage(f proofline.FieldError) string {
+	m := f.Message
+	if m == "is required" {
+		return "This field is required."
+	}
+	return "This " + strings.ReplaceAll(f.Field, "_", " ") + " " + m + "."
+}
+
+func (h *Handler) phone(q *request) {
+	if !h.at(q, "/verify/phone") {
+		return
+	}
+	val := ""
+	if q.s.Person != nil {
+		val = q.s.Person.Phone
+	}
+	h.renderPhone(q, http.StatusOK, val, takeErrors(q.s))
+}
+
+func (h *Handler) renderPhone(q *request, status int, val string, errs map[string][]string) {
+	f := fieldView{Name: "phone", Label: "Phone number", Auto: "tel", Hint: "A US number you own, like 703-555-1212", Value: val, Errors: errs["phone"]}
+	h.render(q, status, "phone", view{Title: "Verify your phone number", Step: 3, Errors: map[string][]string{"general": general(errs, "phone")}, Data: f})
+}
+
+func (h *Handler) postPhone(q *request) {
+	if !h.at(q, "/verify/phone") || q.s.Person == nil {
+		if q.s.Person == nil {
+			h.redirect(q, "/")
+		}
+		return
+	}
+	a := q.s.Person.applicant()
+	a.Phone = proofline.PII(q.r.PostForm.Get("phone"))
+	st, err := h.svc.StartAddress(q.r.Context(), proofing.AddressRequest{Applicant: a})
+	if err != nil {
+		var v *proofline.ValidationError
+		if errors.As(err, &v) {
+			h.renderPhone(q, http.StatusBadRequest, a.Phone.Reveal(), fieldErrors(v))
+			return
+		}
+		h.serviceError(q, err)
+		return
+	}
+	if d, ok := proofline.NormalizePhone(a.Phone.Reveal()); ok {
+		q.s.Person.Phone = d
+	}
+	h.started(q, st)
+}
+
+func (h *Handler) done(q *request) {
+	if !h.at(q, "/verify/done") {
+		return
+	}
+	p := q.s.Person
+	if p == nil {
+		p = &person{}
+	}
+	rows := [][2]string{
+		{"Name", maskWords(strings.Join(nonEmpty(p.FirstName, p.MiddleName, p.LastName), " "))},
+		{"Date of birth", maskDOB(p.DOB)},
+		{"Address", maskWords(strings.Join(nonEmpty(p.Address1, p.Address2, p.City, p.State), ", "))},
+		{"ZIP code", maskKeep(p.Zipcode, 3, 0)},
+		{"Social Security number", maskSSN(p.SSN)},
+		{"Phone", maskPhone(p.Phone)},
+	}
+	h.render(q, http.StatusOK, "done", view{Title: "You have been verified", Step: 4, Data: rows})
+}
+
+func (h *Handler) screen(name string) func(*request) {
+	return func(q *request) {
+		if !h.at(q, "/verify/"+name) {
+			return
+		}
+		title := "We could not reach the service"
+		if name == screenTimeout {
+			title = "This is taking too long"
+		}
+		h.render(q, http.StatusOK, name, view{Title: title})
+	}
+}
+
+func (h *Handler) limit(q *request) {
+	if !h.at(q, "/verify/limit") {
+		return
+	}
+	until := time.Time{}
+	if len(q.s.Failures) > 0 {
+		until = time.Unix(q.s.Failures[0], 0).Add(h.opts.AttemptWindow)
+	}
+	h.render(q, http.StatusTooManyRequests, "limit", view{Title: "Too many attempts", Data: map[string]any{
+		"Max": h.opts.MaxAttempts, "Hours": int(h.opts.AttemptWindow / time.Hour), "Until": until.UTC().Format("15:04 MST, January 2"),
+	}})
+}
+
+// postRetry leaves the timeout or error screen for the step's form; the
+// next submission is a new attempt with a new result_id.
+func (h *Handler) postRetry(q *request) {
+	if q.s.Screen != "" && q.s.Pending == nil {
+		q.s.Screen = ""
+	}
+	h.redirect(q, h.location(q.s))
+}

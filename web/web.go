@@ -1,0 +1,248 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/proofline/proofline/proofing"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// BindImageAAD selects the image format the browser writes. false: AES-GCM
+// with no additional data, the format the worker reads today. true: the
+// additional data is "{capture_id}/{side}" (ImageAAD), so a front cannot be
+// swapped for a back or moved to another capture; flip it together with the
+// worker (docs/web.md, "Binding images to their capture").
+const BindImageAAD = false
+
+// ImageAAD is the AES-GCM additional data of one image when BindImageAAD is on.
+func ImageAAD(captureID, side string) []byte { return []byte(captureID + "/" + side) }
+
+// Options configure a Handler.
+type Options struct {
+	// BaseURL is the public origin of the pages (config base_url). An
+	// https origin makes the cookie Secure (and __Host- prefixed) and adds HSTS.
+	BaseURL string
+	// SessionSecret keys the session cookie and CSRF tokens; at least 32 bytes.
+	SessionSecret []byte
+	// PollInterval is the waiting page's polling interval
+	// (poll_rate_for_verify_in_seconds). Default 3 s.
+	PollInterval time.Duration
+	// MaxAttempts failed attempts are allowed within AttemptWindow
+	// (idv_max_attempts, idv_attempt_window_in_hours). Defaults 5 and 6 h.
+	MaxAttempts   int
+	AttemptWindow time.Duration
+	// DisablePush turns server-sent events off: the waiting page polls.
+	DisablePush bool
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Handler serves the pages.
+type Handler struct {
+	svc    *proofing.Service
+	opts   Options
+	log    *slog.Logger
+	ss     *sessions
+	origin string
+	pages  map[string]*template.Template
+}
+
+// New returns a Handler over svc.
+func New(svc *proofing.Service, opts Options) (*Handler, error) {
+	if svc == nil {
+		return nil, errors.New("web: a proofing.Service is required")
+	}
+	u, err := url.Parse(opts.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("web: BaseURL must be an http(s) origin")
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 3 * time.Second
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.AttemptWindow <= 0 {
+		opts.AttemptWindow = 6 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ss, err := newSessions(opts.SessionSecret, u.Scheme == "https", opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{svc: svc, opts: opts, log: opts.Logger, ss: ss, origin: u.Scheme + "://" + u.Host, pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{"inc": func(i int) int { return i + 1 }}
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	names, _ := fs.Glob(templateFS, "templates/*.html")
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		h.pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))
+	}
+	return h, nil
+}
+
+// Mount registers the pages on mux, including GET / (the start page).
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.Handle("GET /{$}", h.page(h.start))
+	mux.Handle("POST /verify/start", h.post(h.postStart))
+	mux.Handle("GET /verify/document", h.page(h.document))
+	mux.Handle("POST /verify/document", h.post(h.postDocument))
+	mux.Handle("GET /verify/wait", h.page(h.wait))
+	mux.Handle("GET /verify/events/{result_id}", h.secured(http.HandlerFunc(h.events)))
+	mux.Handle("GET /verify/status/{result_id}", h.secured(http.HandlerFunc(h.status)))
+	mux.Handle("GET /verify/info", h.page(h.info))
+	mux.Handle("POST /verify/info", h.post(h.postInfo))
+	mux.Handle("GET /verify/phone", h.page(h.phone))
+	mux.Handle("POST /verify/phone", h.post(h.postPhone))
+	mux.Handle("GET /verify/done", h.page(h.done))
+	mux.Handle("GET /verify/timeout", h.page(h.screen(screenTimeout)))
+	mux.Handle("GET /verify/error", h.page(h.screen(screenError)))
+	mux.Handle("GET /verify/limit", h.page(h.limit))
+	mux.Handle("POST /verify/retry", h.post(h.postRetry))
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /static/", h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		http.StripPrefix("/static", files).ServeHTTP(w, r)
+	})))
+}
+
+// csp is the Content-Security-Policy of every page. connect-src adds the
+// origins of the upload URLs a page hands out.
+func csp(connect ...string) string {
+	src := "'self'"
+	for _, c := range connect {
+		if c != "" && !strings.Contains(src, c) {
+			src += " " + c
+		}
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src " + src +
+		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// secured sets the headers every response of the pages carries.
+func (h *Handler) secured(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp())
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		if h.ss.secure {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// request is one page request with its session.
+type request struct {
+	w http.ResponseWriter
+	r *http.Request
+	s *session
+}
+
+func (h *Handler) page(f func(*request)) http.Handler {
+	return h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f(&request{w: w, r: r, s: h.ss.load(r)})
+	}))
+}
+
+// post checks the CSRF token (and Origin and Sec-Fetch-Site when the
+// browser sends them) before a state-changing request runs.
+func (h *Handler) post(f func(*request)) http.Handler {
+	return h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		s := h.ss.load(r)
+		// Defense in depth beside the token. Referrer-Policy no-referrer
+		// makes browsers send "Origin: null" on form posts, so Sec-Fetch-Site
+		// is the header that tells a cross-site post apart.
+		if o := r.Header.Get("Origin"); o != "" && o != "null" && o != h.origin {
+			h.forbidden(w)
+			return
+		}
+		if sfs := r.Header.Get("Sec-Fetch-Site"); sfs != "" && sfs != "same-origin" {
+			h.forbidden(w)
+			return
+		}
+		if err := r.ParseForm(); err != nil || !h.ss.validCSRF(s, r.PostForm.Get("csrf_token")) {
+			h.forbidden(w)
+			return
+		}
+		f(&request{w: w, r: r, s: s})
+	}))
+}
+
+func (h *Handler) forbidden(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write([]byte("This form has expired. Go back, reload the page and try again.\n"))
+}
+
+// view is what every template gets.
+type view struct {
+	Title     string
+	CSRF      string
+	Refresh   int // seconds; a <noscript> meta refresh when > 0
+	Errors    map[string][]string
+	Data      any
+	Step      int // 1..4 for the progress line, 0 for none
+	StepNames []string
+}
+
+// render saves the session and writes page name with status.
+func (h *Handler) render(q *request, status int, name string, v view) {
+	if err := h.ss.save(q.w, q.s); err != nil {
+		h.fail(q, err)
+		return
+	}
+	v.CSRF = h.ss.csrf(q.s)
+	v.StepNames = []string{"Your ID", "Your information", "Your phone", "Done"}
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		h.fail(q, err)
+		return
+	}
+	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(buf.Bytes())
+}
+
+// redirect saves the session and sends the browser to path (303).
+func (h *Handler) redirect(q *request, path string) {
+	if err := h.ss.save(q.w, q.s); err != nil {
+		h.fail(q, err)
+		return
+	}
+	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+func (h *Handler) fail(q *request, err error) {
+	// Errors here carry no PII (template and cookie errors name no values).
+	h.log.LogAttrs(q.r.Context(), slog.LevelError, "web page failed", slog.String("error", err.Error()))
+	http.Error(q.w, "internal error", http.StatusInternalServerError)
+}
