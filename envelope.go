@@ -75,6 +75,11 @@ type DocumentArgs struct {
 	// Selfie is set when liveness checking is enabled.
 	Selfie                  *ImageRef `json:"selfie,omitempty"`
 	LivenessCheckingEnabled bool      `json:"liveness_checking_enabled"`
+	// AADBinding: each image was encrypted with its object key
+	// ("{capture_id}/{side}") as AES-GCM additional data, so a front cannot
+	// be swapped for a back or moved to another capture. The browser flow
+	// always binds; API callers opt in.
+	AADBinding bool `json:"aad_binding,omitempty"`
 }
 
 // ImageRef names one encrypted image in the blob store.

@@ -749,3 +749,48 @@ func TestServesHealthAndHome(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestDocumentImagesBoundToCaptureAndSide: with aad_binding, each image is
+// encrypted with "{capture_id}/{side}" as additional data; a ciphertext moved
+// to the other side (or another capture) no longer decrypts.
+func TestDocumentImagesBoundToCaptureAndSide(t *testing.T) {
+	t.Parallel()
+	e := start(t, opts{})
+	upload := func(swap bool) map[string]any {
+		r := e.do("POST", "/api/v1/document-capture", nil)
+		capID := r.body["capture_id"].(string)
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		block, _ := aes.NewCipher(key)
+		gcm, _ := cipher.NewGCM(block)
+		req := map[string]any{"capture_id": capID, "encryption_key": base64.StdEncoding.EncodeToString(key), "aad_binding": true}
+		uploads := r.body["uploads"].(map[string]any)
+		for _, side := range []string{"front", "back"} {
+			iv := make([]byte, 12)
+			_, _ = rand.Read(iv)
+			ct := gcm.Seal(nil, iv, []byte(side+" image"), []byte(capID+"/"+side))
+			target := side
+			if swap {
+				target = map[string]string{"front": "back", "back": "front"}[side]
+			}
+			up := uploads[target].(map[string]any)
+			put, _ := http.NewRequest("PUT", up["url"].(string), bytes.NewReader(ct))
+			put.Header.Set("Content-Type", "application/octet-stream")
+			pr, err := e.http.Do(put)
+			if err != nil || pr.StatusCode/100 != 2 {
+				t.Fatalf("upload: %v %v", err, pr)
+			}
+			pr.Body.Close()
+			req[target+"_image_url"] = up["url"]
+			req[target+"_image_iv"] = base64.StdEncoding.EncodeToString(iv)
+		}
+		return req
+	}
+	if r := e.proof("document", upload(false)); r["success"] != true {
+		t.Fatalf("bound images: %v", r)
+	}
+	r := e.proof("document", upload(true))
+	if r["success"] != false || r["exception"] == nil || !strings.Contains(fmt.Sprint(r["exception"]), "decrypt") {
+		t.Fatalf("swapped sides: %v", r)
+	}
+}

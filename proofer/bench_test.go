@@ -42,7 +42,7 @@ func BenchmarkImageDecrypt(b *testing.B) {
 		im := docImage{side: "front", ref: proofline.ImageRef{Key: "k", IV: iv}}
 		b.SetBytes(int64(len(plain)))
 		for b.Loop() {
-			if _, msg := p.readImage(context.Background(), aead, im); msg != "" {
+			if _, msg := p.readImage(context.Background(), aead, im, false); msg != "" {
 				b.Fatal(msg)
 			}
 		}

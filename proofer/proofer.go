@@ -208,7 +208,7 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 		}
 	}()
 	for _, im := range images {
-		b, msg := p.readImage(ctx, aead, im)
+		b, msg := p.readImage(ctx, aead, im, args.AADBinding)
 		if msg != "" {
 			if !p.skipExpired(ctx, j, StageDocument, vendor) {
 				j.exception(msg)
@@ -231,7 +231,7 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 
 // readImage reads and decrypts one image; on failure it returns a safe
 // exception message naming the side.
-func (p *Proofer) readImage(ctx context.Context, aead cipher.AEAD, im docImage) ([]byte, string) {
+func (p *Proofer) readImage(ctx context.Context, aead cipher.AEAD, im docImage, bindAAD bool) ([]byte, string) {
 	if im.ref.Key == "" {
 		return nil, fmt.Sprintf(msgImageUnreadable, im.side)
 	}
@@ -252,7 +252,11 @@ func (p *Proofer) readImage(ctx context.Context, aead cipher.AEAD, im docImage) 
 		return nil, fmt.Sprintf(msgImageUndecrypt, im.side)
 	}
 	// Into a new buffer: the store may hand out a slice it still holds.
-	pt, err := aead.Open(nil, im.ref.IV, ct, nil)
+	var aad []byte
+	if bindAAD {
+		aad = []byte(im.ref.Key) // "{capture_id}/{side}"
+	}
+	pt, err := aead.Open(nil, im.ref.IV, ct, aad)
 	outcome := "ok"
 	if err != nil {
 		outcome = "failed"

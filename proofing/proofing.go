@@ -160,6 +160,10 @@ type DocumentRequest struct {
 	SelfieImageURL          string `json:"selfie_image_url,omitempty"`
 	SelfieImageIV           string `json:"selfie_image_iv,omitempty"`
 	LivenessCheckingEnabled bool   `json:"liveness_checking_enabled"`
+	// AADBinding says each image was encrypted with "{capture_id}/{side}"
+	// as AES-GCM additional data (recommended; without it the original
+	// design's format, no additional data, is read).
+	AADBinding bool `json:"aad_binding,omitempty"`
 }
 
 // StartResolution validates r and starts a resolution job. Validation
@@ -207,7 +211,7 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 	if err != nil || len(key) != 32 {
 		v.Add("encryption_key", requiredOr(r.EncryptionKey, "must be a base64 AES-256 key (32 bytes)"))
 	}
-	args := &proofline.DocumentArgs{EncryptionKey: key, LivenessCheckingEnabled: r.LivenessCheckingEnabled}
+	args := &proofline.DocumentArgs{EncryptionKey: key, LivenessCheckingEnabled: r.LivenessCheckingEnabled, AADBinding: r.AADBinding}
 	image := func(side blobstore.Side, rawURL, iv string, ref *proofline.ImageRef) {
 		name := string(side) + "_image"
 		if rawURL == "" {

@@ -130,7 +130,7 @@ func (h *Handler) postDocument(q *request) {
 		CaptureID: q.s.CaptureID, EncryptionKey: f.Get("encryption_key"),
 		FrontImageURL: f.Get("front_image_url"), FrontImageIV: f.Get("front_image_iv"),
 		BackImageURL: f.Get("back_image_url"), BackImageIV: f.Get("back_image_iv"),
-		LivenessCheckingEnabled: q.s.Liveness,
+		LivenessCheckingEnabled: q.s.Liveness, AADBinding: BindImageAAD,
 	}
 	if q.s.Liveness {
 		req.SelfieImageURL, req.SelfieImageIV = f.Get("selfie_image_url"), f.Get("selfie_image_iv")

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline/config"
+
+	"github.com/proofline/proofline/web"
 )
 
 // client is a browser without JavaScript: it follows redirects, keeps
@@ -107,7 +109,8 @@ func (c *client) document(back []byte) {
 		c.t.Fatalf("on %s", c.path)
 	}
 	form := url.Values{"csrf_token": {c.csrf()}}
-	form.Set("capture_id", captureRE.FindStringSubmatch(c.body)[1])
+	captureID := captureRE.FindStringSubmatch(c.body)[1]
+	form.Set("capture_id", captureID)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	form.Set("encryption_key", base64.StdEncoding.EncodeToString(key))
@@ -118,7 +121,11 @@ func (c *client) document(back []byte) {
 		side, u := m[1], html.UnescapeString(m[2])
 		iv := make([]byte, 12)
 		_, _ = rand.Read(iv)
-		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(gcm.Seal(nil, iv, images[side], nil)))
+		var aad []byte // what the browser binds each image to
+		if web.BindImageAAD {
+			aad = web.ImageAAD(captureID, side)
+		}
+		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(gcm.Seal(nil, iv, images[side], aad)))
 		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := c.http.Do(req)
 		if err != nil || resp.StatusCode != http.StatusNoContent {

@@ -26,7 +26,7 @@ var staticFS embed.FS
 // additional data is "{capture_id}/{side}" (ImageAAD), so a front cannot be
 // swapped for a back or moved to another capture; flip it together with the
 // worker (docs/web.md, "Binding images to their capture").
-const BindImageAAD = false
+const BindImageAAD = true
 
 // ImageAAD is the AES-GCM additional data of one image when BindImageAAD is on.
 func ImageAAD(captureID, side string) []byte { return []byte(captureID + "/" + side) }
