@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/attempts"
+	"github.com/proofline/proofline/attempts/attemptstest"
 	"github.com/proofline/proofline/internal/redistest"
 	"github.com/proofline/proofline/redisstore"
 	"github.com/proofline/proofline/resultstore"
@@ -280,4 +282,15 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	storetest.RunBenchmarks(b, func(b *testing.B) resultstore.Driver { return newDriver(b) })
+}
+
+func TestAttemptsDriver(t *testing.T) {
+	attemptstest.Run(t, func(t *testing.T) attempts.Driver {
+		d, err := redisstore.New(context.Background(), redisstore.Options{URL: srv.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Close() })
+		return redisstore.NewAttempts(d, redistest.Prefix(t))
+	})
 }

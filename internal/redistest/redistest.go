@@ -244,11 +244,11 @@ func (s *Server) Dump(ctx context.Context) (map[string][]byte, error) {
 			return nil, fmt.Errorf("redistest: dump: scan: %w", err)
 		}
 		for _, k := range e.Elements {
-			v, err := c.Do(ctx, c.B().Get().Key(k).Build()).AsBytes()
+			v, err := dumpKey(ctx, c, k)
 			switch {
 			case rueidis.IsRedisNil(err): // expired since the scan
 			case err != nil:
-				return nil, fmt.Errorf("redistest: dump: get: %w", err)
+				return nil, fmt.Errorf("redistest: dump: %w", err)
 			default:
 				all[k] = v
 			}
@@ -258,6 +258,60 @@ func (s *Server) Dump(ctx context.Context) (map[string][]byte, error) {
 		}
 		cursor = e.Cursor
 	}
+}
+
+// dumpKey reads a key of any type: a string's value, or every member, field,
+// value and score of a list, set, sorted set, hash or stream, joined by
+// newlines.
+func dumpKey(ctx context.Context, c rueidis.Client, k string) ([]byte, error) {
+	typ, err := c.Do(ctx, c.B().Type().Key(k).Build()).ToString()
+	if err != nil {
+		return nil, err
+	}
+	var cmd rueidis.Completed
+	switch typ {
+	case "none":
+		return nil, rueidis.Nil
+	case "string":
+		return c.Do(ctx, c.B().Get().Key(k).Build()).AsBytes()
+	case "list":
+		cmd = c.B().Lrange().Key(k).Start(0).Stop(-1).Build()
+	case "set":
+		cmd = c.B().Smembers().Key(k).Build()
+	case "zset":
+		cmd = c.B().Zrange().Key(k).Min("0").Max("-1").Withscores().Build()
+	case "hash":
+		cmd = c.B().Hgetall().Key(k).Build()
+	case "stream":
+		cmd = c.B().Xrange().Key(k).Start("-").End("+").Build()
+	default:
+		return nil, fmt.Errorf("key of type %s", typ)
+	}
+	v, err := c.Do(ctx, cmd).ToAny()
+	if err != nil {
+		return nil, err
+	}
+	var b []byte
+	var flatten func(any)
+	flatten = func(x any) {
+		switch x := x.(type) {
+		case []any:
+			for _, y := range x {
+				flatten(y)
+			}
+		case map[string]any:
+			for key, y := range x {
+				b = append(b, key...)
+				b = append(b, '\n')
+				flatten(y)
+			}
+		default:
+			b = append(b, fmt.Sprint(x)...)
+			b = append(b, '\n')
+		}
+	}
+	flatten(v)
+	return b, nil
 }
 
 // Prefix returns a key prefix no other test (or run) uses, derived from the
