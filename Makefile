@@ -39,3 +39,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 
 clean: ## remove build output
 	rm -rf bin dist
+
+.PHONY: bench-e2e
+bench-e2e: deps ## end-to-end load vs same-run baselines (docs/bench.md); BENCH_JSON=file writes JSON too
+	$(GO) run ./bench --suite standard --people 200 --jobs 20000 --duration-limit 30s $(if $(BENCH_JSON),--json $(BENCH_JSON))

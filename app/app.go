@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/attempts"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/metrics"
@@ -128,7 +129,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 
 	timeout := time.Duration(cfg.AsyncWaitTimeoutSeconds) * time.Second
-	var driver resultstore.Driver
+	var (
+		driver   resultstore.Driver
+		counters attempts.Driver
+	)
 	if cfg.RedisURL != "" {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		d, err := redisstore.New(rctx, redisstore.Options{URL: cfg.RedisURL})
@@ -136,11 +140,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
-		driver = d
+		driver, counters = d, redisstore.NewAttempts(d, "")
 	} else {
-		driver = resultstore.NewMemory(resultstore.MemoryOptions{})
+		driver, counters = resultstore.NewMemory(resultstore.MemoryOptions{}), attempts.NewMemory(nil)
 	}
 	a.store = resultstore.New(driver, ring, resultstore.Options{Timeout: timeout})
+	hashKey := ring.Derive("attempts")
+	if cfg.AttemptHashKey != "" {
+		if hashKey, err = config.DecodeKey(cfg.AttemptHashKey); err != nil {
+			return nil, &config.Error{Key: "attempt_hash_key", Msg: "must be base64"}
+		}
+	}
+	limiter, err := attempts.New(counters, attempts.Options{
+		MaxPerPerson: cfg.IDVMaxAttempts, MaxPerIP: cfg.IDVMaxAttemptsPerIP,
+		Window: time.Duration(cfg.IDVAttemptWindowInHours) * time.Hour, HashKey: hashKey,
+	})
+	if err != nil {
+		return nil, &config.Error{Key: "attempt_hash_key", Msg: err.Error()}
+	}
 
 	dataDir := cfg.DataDir
 	if dataDir == "" && !cfg.DocAuthEnablePresignedS3URLs {
@@ -182,6 +199,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
 		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics, TracerProvider: tp,
+		Attempts: limiter,
 	})
 	if err != nil {
 		return nil, err

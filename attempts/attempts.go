@@ -1,14 +1,15 @@
 // Package attempts limits proofing attempts per person and per client IP
 // within a window, like the original idv_max_attempts, without counting what
 // is not the person's fault: vendor timeouts, vendor exceptions and attempts
-// that time out never consume an attempt.
+// that time out never consume an attempt (the caller decides what does; the
+// proofing service counts vendor failures).
 //
 // Each start reserves an in-flight slot for each subject (person, IP) until
 // the job's deadline. A start is refused when a subject's used attempts plus
 // its in-flight slots reach the maximum, so a burst of parallel starts cannot
-// get past the limit. When a result is stored, the slot is released and, for
-// a real outcome (success or vendor failure), one attempt is counted as used
-// for the window. A slot whose job times out simply expires at its deadline.
+// get past the limit. When a result is stored, the slot is released and, when
+// the outcome counts, one attempt is used for the window. A slot whose job
+// times out simply expires at its deadline.
 //
 // Subjects are stored only as keyed hashes (HMAC-SHA256): no IP address or
 // person id reaches the store. Limiter is the concrete type; a Driver keeps

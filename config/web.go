@@ -14,6 +14,15 @@ type Web struct {
 	// IDVAttemptWindowInHours is the window over which attempts are counted,
 	// in hours. Default 6.
 	IDVAttemptWindowInHours int `key:"idv_attempt_window_in_hours"`
+	// IDVMaxAttemptsPerIP is how many failed attempts (plus attempts in
+	// flight) one client IP may make within the window, across every person
+	// and instance. Default 20; 0 turns the per-IP limit off.
+	IDVMaxAttemptsPerIP int `key:"idv_max_attempts_per_ip"`
+	// AttemptHashKey keys the hashes under which attempt counters are stored
+	// (no IP or person id is stored): base64 of at least 32 bytes, shared by
+	// every instance. Default: derived from the current seal key, so counts
+	// restart when the seal key rotates.
+	AttemptHashKey string `key:"attempt_hash_key" secret:"true"`
 	// WebPushEnabled pushes outcomes to the waiting page with server-sent
 	// events; false leaves only polling every poll_rate_for_verify_in_seconds
 	// (for proxies that buffer streamed responses). Default true.
@@ -23,6 +32,7 @@ type Web struct {
 func (w *Web) setDefaults() {
 	w.IDVMaxAttempts = 5
 	w.IDVAttemptWindowInHours = 6
+	w.IDVMaxAttemptsPerIP = 20
 	w.WebPushEnabled = true
 }
 
@@ -32,6 +42,14 @@ func (w *Web) validate(c *Config) error {
 	}
 	if w.IDVAttemptWindowInHours < 1 || w.IDVAttemptWindowInHours > 24*30 {
 		return &Error{Key: "idv_attempt_window_in_hours", Msg: "must be from 1 to 720"}
+	}
+	if w.IDVMaxAttemptsPerIP < 0 || w.IDVMaxAttemptsPerIP > 100000 {
+		return &Error{Key: "idv_max_attempts_per_ip", Msg: "must be from 0 to 100000"}
+	}
+	if w.AttemptHashKey != "" {
+		if b, err := DecodeKey(w.AttemptHashKey); err != nil || len(b) < 32 {
+			return &Error{Key: "attempt_hash_key", Msg: "must be base64 of at least 32 bytes"}
+		}
 	}
 	if w.SessionSecret != "" {
 		if b, err := DecodeKey(w.SessionSecret); err != nil || len(b) < 32 {

@@ -91,6 +91,11 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 		}
 		return err
 	}
+	if s.opts.Attempts != nil && len(rec.AttemptKeys) > 0 {
+		// A failure (the vendor said no) uses an attempt; a success ends the
+		// flow, and a vendor timeout or exception is not the person's doing.
+		s.opts.Attempts.Finish(ctx, rec.AttemptKeys, c.ResultID, !result.Success && result.Exception == nil && !result.TimedOut)
+	}
 	s.waiters.wake(c.ResultID)
 	s.stats.completed(c.Kind, now.Sub(rec.RequestedAt), rec.Deadline.Sub(rec.RequestedAt), result)
 	log.LogAttrs(ctx, slog.LevelInfo, "result received",

@@ -10,10 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/attempts"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/resultstore"
@@ -54,6 +56,8 @@ type Options struct {
 	Observer Observer
 	// TracerProvider traces starts and callbacks; nil means off.
 	TracerProvider trace.TracerProvider
+	// Attempts limits attempts per person and per client IP; nil: no limits.
+	Attempts *attempts.Limiter
 }
 
 // Observer is told of what the service counts. Reasons for a refused
@@ -136,8 +140,33 @@ type Started struct {
 	Deadline time.Time
 }
 
+// Attempt names who is attempting, for the attempt limits (idv_max_attempts
+// per person, idv_max_attempts_per_ip per client IP). Both are optional and
+// both are stored only as keyed hashes.
+type Attempt struct {
+	// PersonID is the IdP's opaque id of the person (not PII: a user uuid).
+	PersonID string `json:"person_id,omitempty"`
+	// ClientIP is the person's IP address as the IdP saw it.
+	ClientIP string `json:"client_ip,omitempty"`
+}
+
+func (a *Attempt) validate(v *proofline.ValidationError) {
+	if len(a.PersonID) > 256 || strings.ContainsAny(a.PersonID, "\x00\r\n") {
+		v.Add("person_id", "must be at most 256 characters without control characters")
+	}
+	if a.ClientIP != "" {
+		ip, err := netip.ParseAddr(a.ClientIP)
+		if err != nil {
+			v.Add("client_ip", "must be an IPv4 or IPv6 address")
+		} else {
+			a.ClientIP = ip.Unmap().String()
+		}
+	}
+}
+
 // ResolutionRequest starts a resolution job.
 type ResolutionRequest struct {
+	Attempt
 	Applicant          proofline.Applicant `json:"applicant"`
 	ShouldProofStateID bool                `json:"should_proof_state_id"`
 	DOBYearOnly        bool                `json:"dob_year_only"`
@@ -145,12 +174,14 @@ type ResolutionRequest struct {
 
 // AddressRequest starts an address (phone) job.
 type AddressRequest struct {
+	Attempt
 	Applicant proofline.Applicant `json:"applicant"`
 }
 
 // DocumentRequest starts a document job from images already uploaded through
 // a capture's presigned URLs.
 type DocumentRequest struct {
+	Attempt
 	CaptureID               string `json:"capture_id"`
 	EncryptionKey           string `json:"encryption_key"`
 	FrontImageURL           string `json:"front_image_url"`
@@ -171,10 +202,11 @@ type DocumentRequest struct {
 func (s *Service) StartResolution(ctx context.Context, r ResolutionRequest) (*Started, error) {
 	var v proofline.ValidationError
 	r.Applicant.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: r.ShouldProofStateID}, s.opts.Now(), "", &v)
+	r.Attempt.validate(&v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.start(ctx, proofline.KindResolution, &proofline.Payload{Resolution: &proofline.ResolutionArgs{
+	return s.start(ctx, proofline.KindResolution, r.Attempt, &proofline.Payload{Resolution: &proofline.ResolutionArgs{
 		Applicant: r.Applicant, ShouldProofStateID: r.ShouldProofStateID, DOBYearOnly: r.DOBYearOnly,
 	}})
 }
@@ -183,10 +215,11 @@ func (s *Service) StartResolution(ctx context.Context, r ResolutionRequest) (*St
 func (s *Service) StartAddress(ctx context.Context, r AddressRequest) (*Started, error) {
 	var v proofline.ValidationError
 	r.Applicant.Validate(proofline.ApplicantRules{RequirePhone: true}, s.opts.Now(), "", &v)
+	r.Attempt.validate(&v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.start(ctx, proofline.KindAddress, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: r.Applicant}})
+	return s.start(ctx, proofline.KindAddress, r.Attempt, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: r.Applicant}})
 }
 
 // NewCapture issues presigned upload URLs for one document capture.
@@ -235,13 +268,14 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 		args.Selfie = &proofline.ImageRef{}
 		image(blobstore.SideSelfie, r.SelfieImageURL, r.SelfieImageIV, args.Selfie)
 	}
+	r.Attempt.validate(&v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.start(ctx, proofline.KindDocument, &proofline.Payload{Document: args})
+	return s.start(ctx, proofline.KindDocument, r.Attempt, &proofline.Payload{Document: args})
 }
 
-func (s *Service) start(ctx context.Context, kind proofline.Kind, p *proofline.Payload) (_ *Started, err error) {
+func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p *proofline.Payload) (_ *Started, err error) {
 	now := s.opts.Now()
 	id := proofline.NewResultID()
 	ctx, span := s.tracer.Start(ctx, "proofline.start", trace.WithAttributes(
@@ -269,15 +303,31 @@ func (s *Service) start(ctx context.Context, kind proofline.Kind, p *proofline.P
 	if err != nil {
 		return nil, err
 	}
+	var keys attempts.Keys
+	if s.opts.Attempts != nil {
+		if keys, err = s.opts.Attempts.Reserve(ctx, attempts.Subject{PersonID: who.PersonID, ClientIP: who.ClientIP}, id, deadline); err != nil {
+			if proofline.ErrorCode(err) == proofline.ELIMIT {
+				s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "attempt refused: limit reached", slog.String("kind", string(kind)))
+			}
+			return nil, err
+		}
+	}
+	release := func() { // nothing will answer this attempt
+		if s.opts.Attempts != nil {
+			s.opts.Attempts.Finish(context.WithoutCancel(ctx), keys, id, false)
+		}
+	}
 	if err := s.opts.Store.CreatePending(ctx, resultstore.Pending{
 		ResultID: id, Kind: kind, RequestedAt: now, Deadline: deadline,
-		SecretHash: proofline.HashSecret(secret), TraceID: traceID,
+		SecretHash: proofline.HashSecret(secret), TraceID: traceID, AttemptKeys: keys,
 	}); err != nil {
+		release()
 		return nil, err
 	}
 	if err := s.opts.Dispatcher.Dispatch(ctx, env); err != nil {
-		// Nothing will answer this attempt: forget it so it is not polled to a timeout.
+		// Forget it so it is not polled to a timeout, and give the attempt back.
 		_ = s.opts.Store.Delete(context.WithoutCancel(ctx), id)
+		release()
 		return nil, err
 	}
 	s.stats.started(kind)

@@ -78,6 +78,9 @@ type Pending struct {
 	// SecretHash is proofline.HashSecret of the per-job callback secret.
 	SecretHash []byte
 	TraceID    string
+	// AttemptKeys are the hashed attempt-limit subjects this attempt holds
+	// a slot for (package attempts), released when the result arrives.
+	AttemptKeys []string
 }
 
 // Record is one stored attempt as read by Lookup.
@@ -103,6 +106,7 @@ type record struct {
 	Deadline    time.Time         `json:"deadline"`
 	SecretHash  []byte            `json:"secret_hash"`
 	TraceID     string            `json:"trace_id,omitempty"`
+	AttemptKeys []string          `json:"attempt_keys,omitempty"`
 	CompletedAt time.Time         `json:"completed_at,omitzero"`
 	Result      *proofline.Result `json:"result,omitempty"` // PIIFromDoc always nil
 	// PII is the sealed JSON of Result.PIIFromDoc, bound to the result id.
@@ -126,6 +130,7 @@ func (s *Store) CreatePending(ctx context.Context, p Pending) error {
 		Deadline:    p.Deadline.UTC(),
 		SecretHash:  p.SecretHash,
 		TraceID:     p.TraceID,
+		AttemptKeys: p.AttemptKeys,
 	}, p.ResultID, nil)
 	if err != nil {
 		return err
@@ -207,6 +212,7 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 		Deadline:    p.Deadline.UTC(),
 		SecretHash:  p.SecretHash,
 		TraceID:     p.TraceID,
+		AttemptKeys: p.AttemptKeys,
 		CompletedAt: completedAt.UTC(),
 		Result:      &stored,
 	}, p.ResultID, r.PIIFromDoc)
@@ -322,6 +328,7 @@ func (s *Store) open(id string, raw []byte) (*Record, error) {
 		Deadline:    rec.Deadline,
 		SecretHash:  rec.SecretHash,
 		TraceID:     rec.TraceID,
+		AttemptKeys: rec.AttemptKeys,
 	}
 	out := &Record{Pending: p, State: rec.State, raw: raw, read: p}
 	out.read.SecretHash = append([]byte(nil), rec.SecretHash...)
