@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 .PHONY: help build run deps test test-short lint bench fuzz clean
 
 help: ## list the targets
-	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build bin/proofline
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/proofline ./cmd/proofline
