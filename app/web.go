@@ -30,13 +30,14 @@ func mountWeb(mux *http.ServeMux, a *App, log *slog.Logger) error {
 		secret = b
 	}
 	h, err := web.New(a.Service, web.Options{
-		BaseURL:       a.BaseURL,
-		SessionSecret: secret,
-		PollInterval:  time.Duration(cfg.PollRateForVerifyInSeconds) * time.Second,
-		MaxAttempts:   cfg.IDVMaxAttempts,
-		AttemptWindow: time.Duration(cfg.IDVAttemptWindowInHours) * time.Hour,
-		DisablePush:   !cfg.WebPushEnabled,
-		Logger:        log,
+		BaseURL:        a.BaseURL,
+		SessionSecret:  secret,
+		PollInterval:   time.Duration(cfg.PollRateForVerifyInSeconds) * time.Second,
+		MaxAttempts:    cfg.IDVMaxAttempts,
+		AttemptWindow:  time.Duration(cfg.IDVAttemptWindowInHours) * time.Hour,
+		DisablePush:    !cfg.WebPushEnabled,
+		ClientIPHeader: cfg.ClientIPHeader,
+		Logger:         log,
 	})
 	if err != nil {
 		return err

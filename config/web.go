@@ -23,6 +23,12 @@ type Web struct {
 	// every instance. Default: derived from the current seal key, so counts
 	// restart when the seal key rotates.
 	AttemptHashKey string `key:"attempt_hash_key" secret:"true"`
+	// ClientIPHeader names the header a load balancer puts the client's
+	// address in (e.g. X-Forwarded-For; its right-most entry is used). Set
+	// it behind a load balancer, or every person shares the balancer's
+	// address for idv_max_attempts_per_ip. Default empty: the connection's
+	// remote address.
+	ClientIPHeader string `key:"client_ip_header"`
 	// WebPushEnabled pushes outcomes to the waiting page with server-sent
 	// events; false leaves only polling every poll_rate_for_verify_in_seconds
 	// (for proxies that buffer streamed responses). Default true.

@@ -13,6 +13,7 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/proofing"
+	"net/netip"
 )
 
 // location is where the person belongs now.
@@ -24,6 +25,8 @@ func (h *Handler) location(s *session) string {
 		return "/verify/timeout"
 	case s.Screen == screenError:
 		return "/verify/error"
+	case s.Screen == screenLimit:
+		return "/verify/limit"
 	case s.Step != stepDone && s.Step != stepStart && h.limited(s):
 		return "/verify/limit"
 	}
@@ -135,6 +138,7 @@ func (h *Handler) postDocument(q *request) {
 	if q.s.Liveness {
 		req.SelfieImageURL, req.SelfieImageIV = f.Get("selfie_image_url"), f.Get("selfie_image_iv")
 	}
+	req.Attempt = h.attempt(q)
 	st, err := h.svc.StartDocument(q.r.Context(), req)
 	if err != nil {
 		var v *proofline.ValidationError
@@ -184,9 +188,38 @@ func (h *Handler) started(q *request, st *proofing.Started) {
 // serviceError shows "we could not reach the service" for an error starting
 // an attempt (queue full, store down); it does not count as an attempt.
 func (h *Handler) serviceError(q *request, err error) {
+	if proofline.ErrorCode(err) == proofline.ELIMIT {
+		q.s.Screen = screenLimit
+		h.redirect(q, "/verify/limit")
+		return
+	}
 	h.log.LogAttrs(q.r.Context(), slog.LevelWarn, "web: service error", slog.String("code", proofline.ErrorCode(err)))
 	q.s.Screen = screenError
 	h.redirect(q, "/verify/error")
+}
+
+// attempt names this person for the service's shared attempt limits: the
+// session and the client address.
+func (h *Handler) attempt(q *request) proofing.Attempt {
+	return proofing.Attempt{PersonID: "session:" + q.s.ID, ClientIP: clientIP(q.r, h.opts.ClientIPHeader)}
+}
+
+// clientIP is the right-most address of header (the one our own load
+// balancer added; entries left of it are the client's word) or the
+// connection's remote address.
+func clientIP(r *http.Request, header string) string {
+	if header != "" {
+		if v := r.Header.Values(header); len(v) > 0 {
+			parts := strings.Split(v[len(v)-1], ",")
+			if ip, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
+				return ip.Unmap().String()
+			}
+		}
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return ""
 }
 
 // waitView is what the waiting page needs.
@@ -483,7 +516,7 @@ func (h *Handler) postInfo(q *request) {
 	if !stateID {
 		p.StateIDNumber, p.StateIDJurisdiction, p.StateIDType = "", "", ""
 	}
-	req := proofing.ResolutionRequest{Applicant: p.applicant(), ShouldProofStateID: stateID}
+	req := proofing.ResolutionRequest{Attempt: h.attempt(q), Applicant: p.applicant(), ShouldProofStateID: stateID}
 	st, err := h.svc.StartResolution(q.r.Context(), req)
 	if err != nil {
 		var v *proofline.ValidationError
@@ -544,7 +577,7 @@ func (h *Handler) postPhone(q *request) {
 	}
 	a := q.s.Person.applicant()
 	a.Phone = proofline.PII(q.r.PostForm.Get("phone"))
-	st, err := h.svc.StartAddress(q.r.Context(), proofing.AddressRequest{Applicant: a})
+	st, err := h.svc.StartAddress(q.r.Context(), proofing.AddressRequest{Attempt: h.attempt(q), Applicant: a})
 	if err != nil {
 		var v *proofline.ValidationError
 		if errors.As(err, &v) {

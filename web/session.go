@@ -49,6 +49,9 @@ const (
 const (
 	screenTimeout = "timeout"
 	screenError   = "error"
+	// screenLimit: the shared attempt counter (per person or per IP)
+	// refused a start.
+	screenLimit = "limit"
 )
 
 // session is the sealed state of one person's flow.

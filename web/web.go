@@ -49,6 +49,11 @@ type Options struct {
 	DisablePush bool
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// ClientIPHeader names the header a load balancer puts the client's
+	// address in (config client_ip_header, e.g. X-Forwarded-For; its
+	// right-most entry, the one the balancer added, is used). Empty: the
+	// connection's remote address.
+	ClientIPHeader string
 }
 
 // Handler serves the pages.
