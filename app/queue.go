@@ -33,8 +33,9 @@ func newQueueDriver(ctx context.Context, cfg config.Config, log *slog.Logger) (d
 
 // NewQueueConsumer builds what a `proofline worker` process runs: the worker
 // runtime (NewWorker, the same as every other mode) fed by the queues of the
-// kinds in queue_weights, worker_concurrency jobs at once. The caller starts
-// it and shuts it down.
+// kinds in queue_weights, worker_concurrency jobs at once. With o.Metrics set,
+// the runtime reports to it and the queue's figures are registered with it.
+// The caller starts the consumer and shuts it down.
 func NewQueueConsumer(ctx context.Context, cfg config.Config, o WorkerOptions) (*queuedispatch.Consumer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -51,6 +52,7 @@ func NewQueueConsumer(ctx context.Context, cfg config.Config, o WorkerOptions) (
 	for k, w := range weights {
 		kw[proofline.Kind(k)] = w
 	}
+	o.VendorLatency = max(o.VendorLatency, time.Duration(cfg.MockVendorLatencyMs)*time.Millisecond)
 	rt, err := NewWorker(ctx, cfg, o)
 	if err != nil {
 		return nil, err
@@ -59,13 +61,22 @@ func NewQueueConsumer(ctx context.Context, cfg config.Config, o WorkerOptions) (
 	if shutdown == 0 {
 		shutdown = time.Duration(cfg.AsyncWaitTimeoutSeconds) * time.Second
 	}
-	return queuedispatch.NewConsumer(rt, queuedispatch.ConsumerOptions{
+	c, err := queuedispatch.NewConsumer(rt, queuedispatch.ConsumerOptions{
 		Redis: opt, QueuePrefix: cfg.QueueNamePrefix, Weights: kw,
 		Concurrency:     cfg.WorkerConcurrency,
 		CheckInterval:   time.Duration(cfg.QueueCheckIntervalMS) * time.Millisecond,
 		ShutdownTimeout: shutdown,
 		Logger:          o.Logger,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Metrics != nil {
+		if err := o.Metrics.Registry().Register(c.Collector()); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 func queueRedis(cfg config.Config) (queuedispatch.RedisOpt, error) {
