@@ -172,6 +172,7 @@ func (v *AAMVA) VerifyStateID(ctx context.Context, a *proofline.Applicant) (*pro
 	}
 	out.TransactionID = vr.TransactionID
 	out.Errors = vr.Errors()
+	out.VerifiedAttributes = vr.VerifiedAttributes()
 	return out, nil
 }
 

@@ -102,6 +102,9 @@ func (iv *InstantVerify) Resolve(ctx context.Context, a *proofline.Applicant) (*
 	out := &proofer.VendorResult{Vendor: InstantVerifyName, TransactionID: v.TransactionID, Errors: map[string][]string{}}
 	if !v.Passed {
 		out.Errors = v.Errors
+		if v.CoverableByStateID() {
+			out.AdditionalVerification = append([]string(nil), v.FailedAttributes...)
+		}
 	}
 	return out, nil
 }

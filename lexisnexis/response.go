@@ -251,6 +251,21 @@ func (v *Verdict) CoveredBy(verified []string) bool {
 	return true
 }
 
+// CoverableByStateID reports whether a state-ID check could cover this
+// failure: it may pass with additional verification and every failed
+// attribute is one a state-ID check verifies.
+func (v *Verdict) CoverableByStateID() bool {
+	if !v.CanPassWithAdditionalVerification || len(v.FailedAttributes) == 0 {
+		return false
+	}
+	for _, a := range v.FailedAttributes {
+		if !slices.Contains(StateIDCoverable, a) {
+			return false
+		}
+	}
+	return true
+}
+
 // String describes the verdict without PII (status, code, attributes).
 func (v *Verdict) String() string {
 	return "status=" + strconv.Quote(safe(v.Status)) + " code=" + strconv.Quote(safe(v.ReasonCode)) + " attributes=" + strings.Join(v.FailedAttributes, ",")

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"slices"
 )
 
 // DefaultMaxImageBytes is the default limit on one encrypted image (10 MiB).
@@ -122,13 +123,18 @@ func (p *Proofer) Proof(ctx context.Context, kind proofline.Kind, pl *proofline.
 
 func (p *Proofer) proofResolution(ctx context.Context, j *job, args *proofline.ResolutionArgs) {
 	a := &args.Applicant
+	// What each vendor answered, passed or not, for the additional
+	// verification rule below.
+	var resolved, verified *VendorResult
 	resolution := func() bool {
 		if p.Resolution == nil {
 			j.exception(MsgNotConfigured)
 			return false
 		}
 		return p.runStage(ctx, j, StageResolution, p.Resolution.Name(), func(ctx context.Context) (*VendorResult, error) {
-			return p.Resolution.Resolve(ctx, a)
+			vr, err := p.Resolution.Resolve(ctx, a)
+			resolved = vr
+			return vr, err
 		}) != nil
 	}
 	stateID := func() bool {
@@ -137,23 +143,54 @@ func (p *Proofer) proofResolution(ctx context.Context, j *job, args *proofline.R
 			return false
 		}
 		return p.runStage(ctx, j, StageStateID, p.StateID.Name(), func(ctx context.Context) (*VendorResult, error) {
-			return p.StateID.VerifyStateID(ctx, a)
+			vr, err := p.StateID.VerifyStateID(ctx, a)
+			verified = vr
+			return vr, err
 		}) != nil
 	}
-	plan := []func() bool{resolution}
-	switch {
-	case args.ShouldProofStateID && args.DOBYearOnly:
-		plan = []func() bool{stateID, resolution}
-	case args.ShouldProofStateID:
-		plan = []func() bool{resolution, stateID}
+	// coverable: the resolution failed, but only on attributes the state-ID
+	// check may verify instead.
+	coverable := func() bool {
+		return args.ShouldProofStateID && j.res.Exception == nil && resolved != nil && len(resolved.AdditionalVerification) > 0
 	}
 	ok := true
-	for _, step := range plan {
-		if ok = step(); !ok {
-			break
+	switch {
+	case args.ShouldProofStateID && args.DOBYearOnly:
+		ok = stateID()
+		if ok {
+			ok = resolution() || coverable()
+		}
+	case args.ShouldProofStateID:
+		ok = resolution()
+		if ok || coverable() {
+			ok = stateID()
+		}
+	default:
+		ok = resolution()
+	}
+	if ok && resolved != nil && !resolved.Success() {
+		// The resolution failed: it passes only with additional
+		// verification, when the state-ID stage verified every attribute
+		// it could not.
+		ok = verified != nil && covers(verified.VerifiedAttributes, resolved.AdditionalVerification)
+		if ok {
+			for field := range resolved.Errors {
+				delete(j.res.Errors, field)
+			}
+			j.res.Messages = append(j.res.Messages, "Resolution passed with additional verification by the state ID check.")
 		}
 	}
-	j.res.Success = ok && j.res.Exception == nil
+	j.res.Success = ok && j.res.Exception == nil && len(j.res.Errors) == 0
+}
+
+// covers reports whether verified holds every attribute of needed.
+func covers(verified, needed []string) bool {
+	for _, a := range needed {
+		if !slices.Contains(verified, a) {
+			return false
+		}
+	}
+	return len(needed) > 0
 }
 
 func (p *Proofer) proofAddress(ctx context.Context, j *job, args *proofline.AddressArgs) {

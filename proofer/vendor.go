@@ -22,6 +22,16 @@ type VendorResult struct {
 	Errors   map[string][]string
 	Messages []string
 
+	// AdditionalVerification (resolution vendors): when the resolution
+	// failed only on attributes a state-ID check can verify, those
+	// attributes ("address", "dob", "state_id_number"). The failure is then
+	// covered if the state-ID stage verifies every one of them
+	// (InstantVerify's "can pass with additional verification").
+	AdditionalVerification []string
+	// VerifiedAttributes (state-ID vendors): the attributes the DMV
+	// matched, in the same names.
+	VerifiedAttributes []string
+
 	// Document vendors only.
 	Billed     bool
 	DocResult  string // e.g. "Passed", "Failed", "Attention"
