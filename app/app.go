@@ -259,6 +259,33 @@ func (a *App) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Mode describes in a few words how this App runs: store, images, workers
+// and vendors.
+func (a *App) Mode() string {
+	cfg := a.Config
+	store, images, workers, vendors := "memory store", "local images", "in-process workers", "mock vendors"
+	if cfg.RedisURL != "" {
+		store = "redis store"
+	}
+	if cfg.DocAuthEnablePresignedS3URLs {
+		images = "S3 images"
+	}
+	switch {
+	case cfg.AWSLambdaProofingEnabled:
+		workers = "AWS Lambda workers"
+	case queueEnabled(cfg):
+		workers = "queue workers (proofline worker)"
+	}
+	if !usesMockVendors(cfg) {
+		vendors = "real vendors (see proofline vendors check)"
+	}
+	mode := store + ", " + images + ", " + workers + ", " + vendors
+	if cfg.RedisURL == "" && !cfg.DocAuthEnablePresignedS3URLs && a.pool != nil && usesMockVendors(cfg) {
+		mode = "embedded (" + mode + ")"
+	}
+	return mode
+}
+
 // PoolDepth reports the in-process queue depth and running jobs (zeros when
 // jobs are dispatched elsewhere).
 func (a *App) PoolDepth() (queued, running int) {

@@ -112,10 +112,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	mode := "embedded (memory store, local images, in-process workers, mock vendors)"
-	if cfg.RedisURL != "" {
-		mode = "redis store, local images, in-process workers, mock vendors"
-	}
+	mode := a.Mode()
 	fmt.Fprintf(stdout, "proofline %s listening on %s\n  mode: %s\n", version, a.BaseURL+"/", mode)
 	if a.DevAPIKey != "" {
 		fmt.Fprintf(stdout, "  development API key (shown once): %s\n", a.DevAPIKey)

@@ -17,6 +17,7 @@ import (
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/metrics"
+	"github.com/proofline/proofline/tracing"
 )
 
 // workerCmd runs `proofline worker`: a queue worker process. It reads the
@@ -50,7 +51,17 @@ func workerCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	defer stop()
 
 	m := metrics.New()
-	consumer, err := app.NewQueueConsumer(ctx, cfg, app.WorkerOptions{Version: version, Logger: logger, Metrics: m})
+	tp, shutdownTracing, err := tracing.New(ctx, cfg.OtelExporterOtlpEndpoint, cfg.OtelServiceName, version)
+	if err != nil {
+		fmt.Fprintln(stderr, "proofline: otel_exporter_otlp_endpoint:", err)
+		return 2
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx)
+	}()
+	consumer, err := app.NewQueueConsumer(ctx, cfg, app.WorkerOptions{Version: version, Logger: logger, Metrics: m, TracerProvider: tp})
 	if err != nil {
 		var cerr *config.Error
 		if errors.As(err, &cerr) {
