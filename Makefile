@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help build run deps test test-short lint bench fuzz clean
+.PHONY: help build run deps test test-short lint bench bench-e2e bench-queue fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,3 +43,6 @@ clean: ## remove build output
 .PHONY: bench-e2e
 bench-e2e: deps ## end-to-end load vs same-run baselines (docs/bench.md); BENCH_JSON=file writes JSON too
 	$(GO) run ./bench --suite standard --people 200 --jobs 20000 --duration-limit 30s $(if $(BENCH_JSON),--json $(BENCH_JSON))
+
+bench-queue: deps ## queue mode: completed jobs/s with 1 and 2 worker processes, idle pickup latency (docs/queue.md)
+	$(GO) run ./bench/queue
