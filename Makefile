@@ -46,3 +46,7 @@ bench-e2e: deps ## end-to-end load vs same-run baselines (docs/bench.md); BENCH_
 
 bench-queue: deps ## queue mode: completed jobs/s with 1 and 2 worker processes, idle pickup latency (docs/queue.md)
 	$(GO) run ./bench/queue
+
+.PHONY: package
+package: ## Lambda bootstrap zips (linux/arm64, linux/amd64) and SAM templates in dist/, named by git ref
+	@VERSION=$(VERSION) scripts/package.sh

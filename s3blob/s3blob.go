@@ -1,0 +1,273 @@
+// Package s3blob is the S3 blob driver: ID images live in one bucket under
+// one key prefix, browsers upload them through presigned PUT URLs, and
+// workers read and delete them by object key with the SDK.
+//
+// # Uploads
+//
+// PresignUpload signs a PUT of exactly one object, "{prefix}{capture_id}/{side}",
+// with Content-Type application/octet-stream as a signed header (another
+// content type is refused by S3 with 403) and an expiry of at most the
+// capture's (SigV4 X-Amz-Expires, itself at most 7 days). A presigned PUT
+// cannot bound the length, so the size bound is enforced where the bytes are
+// used: Read refuses an object longer than the caller allows (ErrTooLarge)
+// from its Content-Length, before reading the body, and never reads more than
+// maxBytes+1 bytes. (A presigned POST with content-length-range would refuse
+// the upload itself, but its URL is the bucket's, the same for every side,
+// so it cannot carry the {url, method, headers} contract nor map an image
+// URL back to one object; see docs/aws.md.)
+//
+// # Foreign URLs
+//
+// KeyFromURL accepts only URLs of the exact shape this driver issues: the
+// same scheme and host, the bucket's path (path-style endpoints) or host
+// (virtual-hosted AWS), the configured prefix, a key of the blobstore shape,
+// no escapes, userinfo or fragment, and a signature in the query. Anything
+// else is blobstore.ErrForeignURL: other buckets, other endpoints, keys
+// outside the prefix. Read and Delete only ever address the configured
+// bucket and prefix, so a worker never fetches anything it was not given.
+package s3blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/proofline/proofline/blobstore"
+)
+
+const (
+	contentType = "application/octet-stream"
+	// maxExpiry is SigV4's longest presigned URL lifetime.
+	maxExpiry = 7 * 24 * time.Hour
+	maxURLLen = 4096
+	// probeKey is presigned once at New to learn the URL shape.
+	probeKey = "00000000000000000000000000000000/front"
+)
+
+// Options configure a Driver.
+type Options struct {
+	// Client is the S3 client (see NewClient). Required.
+	Client *s3.Client
+	// Bucket holds the images. Required.
+	Bucket string
+	// Prefix is prepended to every object key: empty or segments ending in
+	// '/', e.g. "doc-capture/". Only letters, digits, '-', '_', '.' and '/'.
+	Prefix string
+	// Now is the clock presigned URLs are signed with. Default time.Now.
+	Now func() time.Time
+}
+
+// Driver is the S3 blobstore.Driver. It is safe for concurrent use.
+type Driver struct {
+	client  *s3.Client
+	presign *s3.PresignClient
+	bucket  string
+	prefix  string
+	now     func() time.Time
+
+	// The shape of issued URLs, learned from a probe at New.
+	scheme     string
+	host       string
+	pathPrefix string // URL path up to and including Prefix
+}
+
+var _ blobstore.Driver = (*Driver)(nil)
+
+// NewClient returns an S3 client for cfg. With endpoint set (an
+// S3-compatible server's origin) it addresses buckets path-style. Checksums
+// are only computed and validated where S3 requires them.
+func NewClient(cfg aws.Config, endpoint string) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
+		}
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+}
+
+// New checks opts and returns a Driver. It contacts nothing.
+func New(opts Options) (*Driver, error) {
+	if opts.Client == nil || opts.Bucket == "" {
+		return nil, errors.New("s3blob: Options.Client and Options.Bucket are required")
+	}
+	if !validPrefix(opts.Prefix) {
+		return nil, errors.New("s3blob: Options.Prefix must be empty or safe segments ending in '/'")
+	}
+	d := &Driver{client: opts.Client, bucket: opts.Bucket, prefix: opts.Prefix, now: opts.Now}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.presign = s3.NewPresignClient(opts.Client, func(o *s3.PresignOptions) {
+		o.Presigner = clockPresigner{inner: v4.NewSigner(), now: d.now}
+	})
+	// Learn the URL shape (endpoint, path- or virtual-hosted style) from a
+	// probe; presigning is local and contacts nothing.
+	probe, err := d.presignPut(context.Background(), probeKey, 15*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: presign: %w", err)
+	}
+	u, err := url.Parse(probe.URL)
+	if err != nil || u.RawPath != "" || !strings.HasSuffix(u.Path, "/"+opts.Prefix+probeKey) {
+		return nil, errors.New("s3blob: presigned URLs have an unexpected shape")
+	}
+	d.scheme, d.host = u.Scheme, u.Host
+	d.pathPrefix = strings.TrimSuffix(u.Path, probeKey)
+	return d, nil
+}
+
+// clockPresigner signs with the driver's clock instead of the SDK's.
+type clockPresigner struct {
+	inner *v4.Signer
+	now   func() time.Time
+}
+
+func (p clockPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, _ time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	return p.inner.PresignHTTP(ctx, creds, r, payloadHash, service, region, p.now().UTC(), optFns...)
+}
+
+func (d *Driver) presignPut(ctx context.Context, key string, ttl time.Duration) (*v4.PresignedHTTPRequest, error) {
+	return d.presign.PresignPutObject(ctx, &s3.PutObjectInput{
+		Bucket:      aws.String(d.bucket),
+		Key:         aws.String(d.prefix + key),
+		ContentType: aws.String(contentType),
+	}, s3.WithPresignExpires(ttl))
+}
+
+// PresignUpload returns a presigned PUT of key with a signed Content-Type,
+// valid until expires (whole seconds, never later). maxBytes is enforced by
+// Read (see the package documentation).
+func (d *Driver) PresignUpload(ctx context.Context, key string, expires time.Time, maxBytes int64) (blobstore.Upload, error) {
+	if !blobstore.ValidKey(key) {
+		return blobstore.Upload{}, errors.New("s3blob: malformed key")
+	}
+	if maxBytes <= 0 {
+		return blobstore.Upload{}, errors.New("s3blob: maxBytes must be positive")
+	}
+	ttl := expires.Sub(d.now()).Truncate(time.Second)
+	if ttl < time.Second || ttl > maxExpiry {
+		return blobstore.Upload{}, errors.New("s3blob: upload expiry must be from 1 second to 7 days away")
+	}
+	req, err := d.presignPut(ctx, key, ttl)
+	if err != nil {
+		return blobstore.Upload{}, fmt.Errorf("s3blob: presign: %w", err)
+	}
+	headers := map[string]string{}
+	for k, v := range req.SignedHeader {
+		if strings.EqualFold(k, "Host") || len(v) == 0 {
+			continue
+		}
+		headers[http.CanonicalHeaderKey(k)] = v[0]
+	}
+	headers["Content-Type"] = contentType
+	return blobstore.Upload{URL: req.URL, Method: http.MethodPut, Headers: headers}, nil
+}
+
+// KeyFromURL maps an upload URL this driver issued back to its key.
+func (d *Driver) KeyFromURL(rawURL string) (string, error) {
+	if rawURL == "" || len(rawURL) > maxURLLen || strings.ContainsAny(rawURL, "#\\ \t\r\n\x00") {
+		return "", blobstore.ErrForeignURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != d.scheme || u.Host != d.host || u.User != nil || u.Opaque != "" ||
+		u.RawPath != "" || u.Fragment != "" || u.EscapedPath() != u.Path {
+		return "", blobstore.ErrForeignURL
+	}
+	key, ok := strings.CutPrefix(u.Path, d.pathPrefix)
+	if !ok || !blobstore.ValidKey(key) {
+		return "", blobstore.ErrForeignURL
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || len(q["X-Amz-Signature"]) != 1 {
+		return "", blobstore.ErrForeignURL
+	}
+	return key, nil
+}
+
+// Read returns the object under key from the configured bucket and prefix.
+func (d *Driver) Read(ctx context.Context, key string, maxBytes int64) ([]byte, error) {
+	if !blobstore.ValidKey(key) {
+		return nil, errors.New("s3blob: malformed key")
+	}
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(d.prefix + key)})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, blobstore.ErrNotFound
+		}
+		return nil, fmt.Errorf("s3blob: get object: %w", err)
+	}
+	defer out.Body.Close()
+	if out.ContentLength != nil && *out.ContentLength > maxBytes {
+		return nil, blobstore.ErrTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(out.Body, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: read object: %w", err)
+	}
+	if int64(len(b)) > maxBytes {
+		clear(b)
+		return nil, blobstore.ErrTooLarge
+	}
+	return b, nil
+}
+
+// Delete removes the object under key; an absent object is not an error.
+func (d *Driver) Delete(ctx context.Context, key string) error {
+	if !blobstore.ValidKey(key) {
+		return errors.New("s3blob: malformed key")
+	}
+	_, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(d.prefix + key)})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("s3blob: delete object: %w", err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nf) {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		// A missing bucket is a broken deployment, not a missing image.
+		return ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound"
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+}
+
+func validPrefix(p string) bool {
+	if p == "" {
+		return true
+	}
+	if !strings.HasSuffix(p, "/") || len(p) > 256 {
+		return false
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+				return false
+			}
+		}
+	}
+	return true
+}
