@@ -43,11 +43,11 @@ type Config struct {
 	AddressProofResultLambdaToken    string `key:"address_proof_result_lambda_token" secret:"true"`
 	DocumentProofResultLambdaToken   string `key:"document_proof_result_lambda_token" secret:"true"`
 	ResolutionProofResultLambdaToken string `key:"resolution_proof_result_lambda_token" secret:"true"`
-	// AWSLambdaProofingEnabled dispatches jobs to AWS Lambda. Default false
-	// (in-process workers). Not available in this build yet.
+	// AWSLambdaProofingEnabled dispatches jobs to AWS Lambda (see the AWS
+	// section). Default false (in-process workers).
 	AWSLambdaProofingEnabled bool `key:"aws_lambda_proofing_enabled"`
-	// DocAuthEnablePresignedS3URLs stores images in S3. Default false (local
-	// directory). Not available in this build yet.
+	// DocAuthEnablePresignedS3URLs stores images in S3 (see the AWS
+	// section). Default false (local directory).
 	DocAuthEnablePresignedS3URLs bool `key:"doc_auth_enable_presigned_s3_urls"`
 	// SealKeys is the key ring for job envelopes and stored records:
 	// "id:base64key,id:base64key", 32-byte keys, the first is current, the
