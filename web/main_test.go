@@ -324,16 +324,6 @@ func value(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
-// path is the current page's path.
-func path(t *testing.T, ctx context.Context) string {
-	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // waitPath waits until the page at path has loaded, or fails with the page
 // the browser is on.
 func waitPath(t *testing.T, ctx context.Context, p string) {
