@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -104,35 +105,70 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 	return nil
 }
 
-// decodeCallbackBody reads {"<kind>_result": {...}} strictly: exactly that
-// one key, an object with a success field.
+// decodeCallbackBody reads {"<kind>_result": {...}} strictly, in one pass:
+// exactly that one key, an object of the result shape (no unknown fields)
+// with a success field.
 func decodeCallbackBody(kind proofline.Kind, body []byte) (*proofline.Result, error) {
-	var outer map[string]json.RawMessage
-	if err := json.Unmarshal(body, &outer); err != nil {
+	field := kind.ResultField()
+	var outer struct {
+		Document   *callbackResult `json:"document_result"`
+		Resolution *callbackResult `json:"resolution_result"`
+		Address    *callbackResult `json:"address_result"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&outer); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field") || strings.Contains(err.Error(), "cannot unmarshal") {
+			return nil, proofline.Errorf(proofline.EINVALID, "%s does not have the result shape", field)
+		}
 		return nil, proofline.Errorf(proofline.EINVALID, "body is not a JSON object")
 	}
-	raw, ok := outer[kind.ResultField()]
-	if !ok || len(outer) != 1 {
-		return nil, proofline.Errorf(proofline.EINVALID, "body must hold exactly %s", kind.ResultField())
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, proofline.Errorf(proofline.EINVALID, "body is not a JSON object")
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &probe); err != nil || probe == nil {
-		return nil, proofline.Errorf(proofline.EINVALID, "%s must be an object", kind.ResultField())
+	all := map[proofline.Kind]*callbackResult{proofline.KindDocument: outer.Document, proofline.KindResolution: outer.Resolution, proofline.KindAddress: outer.Address}
+	got := all[kind]
+	for k, r := range all {
+		if k != kind && r != nil {
+			got = nil
+		}
 	}
-	if _, ok := probe["success"]; !ok {
-		return nil, proofline.Errorf(proofline.EINVALID, "%s.success is required", kind.ResultField())
+	if got == nil {
+		return nil, proofline.Errorf(proofline.EINVALID, "body must hold exactly %s", field)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var r proofline.Result
-	if err := dec.Decode(&r); err != nil {
-		return nil, proofline.Errorf(proofline.EINVALID, "%s does not have the result shape", kind.ResultField())
+	if got.Success == nil {
+		return nil, proofline.Errorf(proofline.EINVALID, "%s.success is required", field)
 	}
+	r := got.Result
+	r.Success = *got.Success
 	if kind != proofline.KindDocument && r.PIIFromDoc != nil {
 		return nil, proofline.Errorf(proofline.EINVALID, "pii_from_doc is only for document results")
 	}
 	r.Normalize()
 	return &r, nil
+}
+
+// callbackResult is a Result whose success must be present.
+type callbackResult struct {
+	proofline.Result
+	Success *bool `json:"success"`
+}
+
+// UnmarshalJSON decodes the result strictly (unknown fields refused) and
+// keeps success apart so that its absence shows.
+func (c *callbackResult) UnmarshalJSON(b []byte) error {
+	type plain proofline.Result
+	var shape struct {
+		plain
+		Success *bool `json:"success"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&shape); err != nil {
+		return err
+	}
+	c.Result, c.Success = proofline.Result(shape.plain), shape.Success
+	return nil
 }
 
 func decodeB64(s string) ([]byte, error) {
