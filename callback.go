@@ -78,7 +78,8 @@ func VerifyCallback(p CallbackProof, secretHash []byte, now time.Time, skew time
 		return Errorf(EUNAUTHORIZED, "invalid job secret")
 	}
 	sig, ok := strings.CutPrefix(p.Signature, "v1=")
-	if !ok || len(sig) != 64 {
+	if !ok || len(sig) != 64 || strings.ToLower(sig) != sig {
+		// One spelling only: 64 lower-case hex digits, as SignCallback writes.
 		return Errorf(EUNAUTHORIZED, "invalid signature")
 	}
 	got, err := hex.DecodeString(sig)
