@@ -11,7 +11,6 @@
 package lambdatest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/proofline/proofline/internal/gotool"
+
+	"github.com/proofline/proofline/internal/testproc"
 )
 
 // The emulator build the tests use (its module has no tags; this is the
@@ -79,7 +80,7 @@ type Emulator struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	exit chan struct{}
-	out  *tailBuffer
+	out  *testproc.TailBuffer
 }
 
 // Start builds (once) and starts the emulator on free loopback ports and
@@ -95,9 +96,9 @@ func Start(o Options) (*Emulator, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		e := &Emulator{}
-		e.port, err = freePort()
+		e.port, err = testproc.FreePort()
 		if err == nil {
-			e.apiPort, err = freePort()
+			e.apiPort, err = testproc.FreePort()
 		}
 		if err == nil {
 			err = e.start(bin, o)
@@ -111,15 +112,6 @@ func Start(o Options) (*Emulator, error) {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("lambdatest: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func (e *Emulator) start(bin string, o Options) error {
 	cmd := exec.Command(bin,
 		"--runtime-interface-emulator-address", e.Addr(),
@@ -131,7 +123,7 @@ func (e *Emulator) start(bin string, o Options) error {
 		"PATH=" + os.Getenv("PATH"),
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(o.TimeoutSeconds),
 	}, o.Env...)
-	out := &tailBuffer{max: 64 << 10}
+	out := &testproc.TailBuffer{Max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -212,26 +204,4 @@ func (e *Emulator) Stop() {
 		<-exit
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL) // the function, if it outlived the emulator
-}
-
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b.Write(p)
-	if over := t.b.Len() - t.max; over > 0 {
-		t.b.Next(over)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.String()
 }

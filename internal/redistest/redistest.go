@@ -9,7 +9,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +26,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/proofline/proofline/internal/testproc"
 )
 
 const (
@@ -51,7 +52,7 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	exit chan struct{} // closed when cmd has exited
-	out  *tailBuffer
+	out  *testproc.TailBuffer
 }
 
 // Start starts a redis-server on a free 127.0.0.1 port and waits until it
@@ -72,7 +73,7 @@ func StartWith(o Options) (*Server, error) {
 	// A free port can be taken between finding it and redis binding it:
 	// try a few.
 	for attempt := 0; ; attempt++ {
-		s.port, err = freePort()
+		s.port, err = testproc.FreePort()
 		if err == nil {
 			err = s.start()
 		}
@@ -84,15 +85,6 @@ func StartWith(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("redistest: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start() error {
@@ -107,7 +99,7 @@ func (s *Server) start() error {
 		args = append(args, "--requirepass", s.password)
 	}
 	cmd := exec.Command(s.bin, args...)
-	out := &tailBuffer{max: 8 << 10}
+	out := &testproc.TailBuffer{Max: 8 << 10}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
@@ -344,27 +336,4 @@ func Main(m *testing.M, srv **Server) int {
 	*srv = s
 	defer s.Stop()
 	return m.Run()
-}
-
-// tailBuffer keeps the last max bytes written to it, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b.Write(p)
-	if over := t.b.Len() - t.max; over > 0 {
-		t.b.Next(over)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.String()
 }

@@ -9,7 +9,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/proofline/proofline/internal/gotool"
+
+	"github.com/proofline/proofline/internal/testproc"
 )
 
 // The versitygw build the tests use.
@@ -59,7 +60,7 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	exit chan struct{}
-	out  *tailBuffer
+	out  *testproc.TailBuffer
 }
 
 // Binary returns the path of versitygw, building it once if needed.
@@ -78,7 +79,7 @@ func Start() (*Server, error) {
 	}
 	s := &Server{bin: bin, dir: dir}
 	for attempt := 0; ; attempt++ {
-		s.port, err = freePort()
+		s.port, err = testproc.FreePort()
 		if err == nil {
 			err = s.start()
 		}
@@ -90,15 +91,6 @@ func Start() (*Server, error) {
 			return nil, err
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("s3test: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start() error {
@@ -118,7 +110,7 @@ func (s *Server) start() error {
 	}
 	// The test process's AWS settings must not leak into the server.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir}
-	out := &tailBuffer{max: 8 << 10}
+	out := &testproc.TailBuffer{Max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -236,26 +228,4 @@ func Main(m *testing.M, srv **Server) int {
 	*srv = s
 	defer s.Stop()
 	return m.Run()
-}
-
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b.Write(p)
-	if over := t.b.Len() - t.max; over > 0 {
-		t.b.Next(over)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.String()
 }
