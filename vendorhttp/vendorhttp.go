@@ -163,11 +163,20 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, classify(ctx, r.Vendor, err)
 	}
 	defer resp.Body.Close()
+	if ctx.Err() != nil {
+		// The time ran out as the answer came in (the transport can still
+		// hand over a response that raced its cancellation): a timeout,
+		// whatever the status says.
+		return nil, classify(ctx, r.Vendor, ctx.Err())
+	}
 	limit := r.MaxResponseBytes
 	if limit <= 0 {
 		limit = DefaultMaxResponseBytes
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, classify(ctx, r.Vendor, err)
 	}
