@@ -87,11 +87,13 @@ func TestAWSWiring(t *testing.T) {
 		t.Fatalf("capture: %d %s", r.status, r.raw)
 	}
 	front := r.body["uploads"].(map[string]any)["front"].(map[string]any)
-	u, err := url.Parse(front["url"].(string))
-	if err != nil || u.Host != "127.0.0.1:9" || u.Path != "/idp-images/captures/"+r.body["capture_id"].(string)+"/front" || u.Query().Get("X-Amz-Signature") == "" {
-		t.Fatalf("upload URL %v", front["url"])
+	u, err := url.Parse(front["object_url"].(string))
+	if err != nil || u.Host != "127.0.0.1:9" || u.Path != "/idp-images/captures/"+r.body["capture_id"].(string)+"/front" || u.RawQuery != "" {
+		t.Fatalf("object URL %v", front["object_url"])
 	}
-	if front["method"] != "PUT" || front["headers"].(map[string]any)["Content-Type"] != "application/octet-stream" {
+	fields, _ := front["fields"].(map[string]any)
+	if front["method"] != "POST" || front["url"] != "http://127.0.0.1:9/idp-images" || fields["Content-Type"] != "application/octet-stream" ||
+		fields["key"] != "captures/"+r.body["capture_id"].(string)+"/front" || fields["policy"] == nil || fields["x-amz-signature"] == nil {
 		t.Fatalf("upload %v", front)
 	}
 

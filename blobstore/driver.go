@@ -25,10 +25,20 @@ var (
 )
 
 // Upload is how a client uploads one object.
+//
+// PUT: send the bytes as the body of Method URL with Headers. POST (S3, so
+// that the store itself refuses an oversized image): send a
+// multipart/form-data body to URL with every one of Fields, then the bytes
+// as the last part, named "file".
+//
+// ObjectURL names the uploaded object: it is what a document start submits
+// as front_image_url (and back, selfie). For PUT uploads it is URL itself.
 type Upload struct {
-	URL     string            `json:"url"`
-	Method  string            `json:"method"`
-	Headers map[string]string `json:"headers"`
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Headers   map[string]string `json:"headers"`
+	Fields    map[string]string `json:"fields,omitempty"`
+	ObjectURL string            `json:"object_url"`
 }
 
 // Driver is one blob backend. Keys are "{capture_id}/{side}" (see ValidKey).

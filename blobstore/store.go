@@ -117,6 +117,9 @@ func (s *Store) NewCapture(ctx context.Context) (*Capture, error) {
 		if err != nil {
 			return nil, mapError(err, "create upload urls")
 		}
+		if u.ObjectURL == "" {
+			u.ObjectURL = u.URL
+		}
 		c.Uploads[side] = u
 	}
 	return c, nil

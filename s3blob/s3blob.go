@@ -1,34 +1,40 @@
 // Package s3blob is the S3 blob driver: ID images live in one bucket under
-// one key prefix, browsers upload them through presigned PUT URLs, and
+// one key prefix, browsers upload them through presigned POST policies, and
 // workers read and delete them by object key with the SDK.
 //
 // # Uploads
 //
-// PresignUpload signs a PUT of exactly one object, "{prefix}{capture_id}/{side}",
-// with Content-Type application/octet-stream as a signed header (another
-// content type is refused by S3 with 403) and an expiry of at most the
-// capture's (SigV4 X-Amz-Expires, itself at most 7 days). A presigned PUT
-// cannot bound the length, so the size bound is enforced where the bytes are
-// used: Read refuses an object longer than the caller allows (ErrTooLarge)
-// from its Content-Length, before reading the body, and never reads more than
-// maxBytes+1 bytes. (A presigned POST with content-length-range would refuse
-// the upload itself, but its URL is the bucket's, the same for every side,
-// so it cannot carry the {url, method, headers} contract nor map an image
-// URL back to one object; see docs/aws.md.)
+// PresignUpload signs a POST policy (SigV4) for exactly one object,
+// "{prefix}{capture_id}/{side}": the key, Content-Type
+// application/octet-stream and a content-length-range of 1 to maxBytes are
+// conditions, so S3 itself refuses an oversized image (400 EntityTooLarge),
+// another key, another content type or a tampered policy (403), and the
+// policy expires with the capture (at most 7 days). The client sends a
+// multipart/form-data POST to the bucket URL with the returned fields and the
+// bytes last, as "file" (blobstore.NewUploadRequest). Read still refuses an
+// object longer than the caller allows, before reading its body.
 //
 // # Foreign URLs
 //
-// KeyFromURL accepts only URLs of the exact shape this driver issues: the
-// same scheme and host, the bucket's path (path-style endpoints) or host
-// (virtual-hosted AWS), the configured prefix, a key of the blobstore shape,
-// no escapes, userinfo or fragment, and a signature in the query. Anything
-// else is blobstore.ErrForeignURL: other buckets, other endpoints, keys
-// outside the prefix. Read and Delete only ever address the configured
-// bucket and prefix, so a worker never fetches anything it was not given.
+// A document start names each image by its object URL (Upload.ObjectURL):
+// the bucket's URL (path-style for S3-compatible endpoints, virtual-hosted
+// on AWS) followed by the prefixed key. KeyFromURL accepts only that exact
+// shape: the same scheme and host, the bucket's path or host, the configured
+// prefix, a key of the blobstore shape, no query, escapes, userinfo or
+// fragment. Anything else is blobstore.ErrForeignURL: other buckets, other
+// endpoints, keys outside the prefix. Read and Delete only ever address the
+// configured bucket and prefix, so a worker never fetches anything it was
+// not given.
 package s3blob
 
 import (
+	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +87,7 @@ type Driver struct {
 	scheme     string
 	host       string
 	pathPrefix string // URL path up to and including Prefix
+	bucketPath string // URL path of the bucket: "/bucket" path-style, "" virtual-hosted
 }
 
 var _ blobstore.Driver = (*Driver)(nil)
@@ -126,6 +133,10 @@ func New(opts Options) (*Driver, error) {
 	}
 	d.scheme, d.host = u.Scheme, u.Host
 	d.pathPrefix = strings.TrimSuffix(u.Path, probeKey)
+	d.bucketPath = strings.TrimSuffix(strings.TrimSuffix(d.pathPrefix, opts.Prefix), "/")
+	if d.bucketPath != "" && d.bucketPath != "/"+opts.Bucket {
+		return nil, errors.New("s3blob: presigned URLs have an unexpected shape")
+	}
 	return d, nil
 }
 
@@ -147,9 +158,9 @@ func (d *Driver) presignPut(ctx context.Context, key string, ttl time.Duration) 
 	}, s3.WithPresignExpires(ttl))
 }
 
-// PresignUpload returns a presigned PUT of key with a signed Content-Type,
-// valid until expires (whole seconds, never later). maxBytes is enforced by
-// Read (see the package documentation).
+// PresignUpload returns a presigned POST policy for key, with a Content-Type
+// and a size of at most maxBytes, valid until expires (whole seconds, never
+// later).
 func (d *Driver) PresignUpload(ctx context.Context, key string, expires time.Time, maxBytes int64) (blobstore.Upload, error) {
 	if !blobstore.ValidKey(key) {
 		return blobstore.Upload{}, errors.New("s3blob: malformed key")
@@ -161,22 +172,69 @@ func (d *Driver) PresignUpload(ctx context.Context, key string, expires time.Tim
 	if ttl < time.Second || ttl > maxExpiry {
 		return blobstore.Upload{}, errors.New("s3blob: upload expiry must be from 1 second to 7 days away")
 	}
-	req, err := d.presignPut(ctx, key, ttl)
+	fields, err := d.postPolicy(ctx, d.prefix+key, d.now().Add(ttl), maxBytes)
 	if err != nil {
 		return blobstore.Upload{}, fmt.Errorf("s3blob: presign: %w", err)
 	}
-	headers := map[string]string{}
-	for k, v := range req.SignedHeader {
-		if strings.EqualFold(k, "Host") || len(v) == 0 {
-			continue
-		}
-		headers[http.CanonicalHeaderKey(k)] = v[0]
-	}
-	headers["Content-Type"] = contentType
-	return blobstore.Upload{URL: req.URL, Method: http.MethodPut, Headers: headers}, nil
+	return blobstore.Upload{
+		URL: d.scheme + "://" + d.host + cmp.Or(d.bucketPath, "/"), Method: http.MethodPost,
+		Headers: map[string]string{}, Fields: fields,
+		ObjectURL: d.scheme + "://" + d.host + d.pathPrefix + key,
+	}, nil
 }
 
-// KeyFromURL maps an upload URL this driver issued back to its key.
+// postPolicy signs an S3 POST policy (SigV4) for exactly objectKey, with
+// the driver's clock, and returns the form fields.
+func (d *Driver) postPolicy(ctx context.Context, objectKey string, expires time.Time, maxBytes int64) (map[string]string, error) {
+	o := d.client.Options()
+	if o.Credentials == nil {
+		return nil, errors.New("no credentials")
+	}
+	creds, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, errors.New("credentials unavailable")
+	}
+	now := d.now().UTC()
+	date := now.Format("20060102")
+	credential := creds.AccessKeyID + "/" + date + "/" + o.Region + "/s3/aws4_request"
+	amzDate := now.Format("20060102T150405Z")
+	conditions := []any{
+		map[string]string{"bucket": d.bucket},
+		map[string]string{"key": objectKey},
+		map[string]string{"Content-Type": contentType},
+		[]any{"content-length-range", 1, maxBytes},
+		map[string]string{"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+		map[string]string{"x-amz-credential": credential},
+		map[string]string{"x-amz-date": amzDate},
+	}
+	fields := map[string]string{
+		"key": objectKey, "Content-Type": contentType,
+		"x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-credential": credential, "x-amz-date": amzDate,
+	}
+	if creds.SessionToken != "" {
+		conditions = append(conditions, map[string]string{"x-amz-security-token": creds.SessionToken})
+		fields["x-amz-security-token"] = creds.SessionToken
+	}
+	policy, err := json.Marshal(map[string]any{
+		"expiration": expires.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"conditions": conditions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	encoded := base64.StdEncoding.EncodeToString(policy)
+	mac := func(key []byte, data string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(data))
+		return m.Sum(nil)
+	}
+	signingKey := mac(mac(mac(mac([]byte("AWS4"+creds.SecretAccessKey), date), o.Region), "s3"), "aws4_request")
+	fields["policy"] = encoded
+	fields["x-amz-signature"] = hex.EncodeToString(mac(signingKey, encoded))
+	return fields, nil
+}
+
+// KeyFromURL maps an object URL this driver issued back to its key.
 func (d *Driver) KeyFromURL(rawURL string) (string, error) {
 	if rawURL == "" || len(rawURL) > maxURLLen || strings.ContainsAny(rawURL, "#\\ \t\r\n\x00") {
 		return "", blobstore.ErrForeignURL
@@ -190,8 +248,7 @@ func (d *Driver) KeyFromURL(rawURL string) (string, error) {
 	if !ok || !blobstore.ValidKey(key) {
 		return "", blobstore.ErrForeignURL
 	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil || len(q["X-Amz-Signature"]) != 1 {
+	if u.RawQuery != "" || u.ForceQuery {
 		return "", blobstore.ErrForeignURL
 	}
 	return key, nil

@@ -1,7 +1,6 @@
 package s3blob_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -63,17 +62,21 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func put(t *testing.T, u blobstore.Upload, body []byte, edit func(*http.Request)) int {
+// post uploads body through u (a POST policy), after edit may change the
+// fields, and returns the status.
+func post(t *testing.T, u blobstore.Upload, body []byte, edit func(fields map[string]string)) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx(t), u.Method, u.URL, bytes.NewReader(body))
+	if edit != nil {
+		f := map[string]string{}
+		for k, v := range u.Fields {
+			f[k] = v
+		}
+		edit(f)
+		u.Fields = f
+	}
+	req, err := blobstore.NewUploadRequest(ctx(t), u, body)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for k, v := range u.Headers {
-		req.Header.Set(k, v)
-	}
-	if edit != nil {
-		edit(req)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -83,8 +86,8 @@ func put(t *testing.T, u blobstore.Upload, body []byte, edit func(*http.Request)
 	return resp.StatusCode
 }
 
-// TestUploadShape: the URL names the bucket and prefix on the configured
-// endpoint, expires with the capture, and the object lands under the prefix.
+// TestUploadShape: a POST policy to the bucket on the configured endpoint
+// for exactly the object under the prefix; the object URL names it.
 func TestUploadShape(t *testing.T) {
 	t.Parallel()
 	s, bucket := newStore(t)
@@ -93,21 +96,17 @@ func TestUploadShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := c.Uploads[blobstore.SideFront]
-	p, err := url.Parse(u.URL)
-	if err != nil {
-		t.Fatal(err)
+	if u.Method != http.MethodPost || u.URL != srv.Endpoint()+"/"+bucket {
+		t.Fatalf("upload %s %s, want POST to the bucket", u.Method, u.URL)
 	}
-	if want := "/" + bucket + "/" + prefix + c.ID + "/front"; p.Host != srv.Addr() || p.Path != want {
-		t.Fatalf("upload URL host %q path %q, want %q %q", p.Host, p.Path, srv.Addr(), want)
+	if u.Fields["key"] != prefix+c.ID+"/front" || u.Fields["Content-Type"] != "application/octet-stream" || u.Fields["policy"] == "" || u.Fields["x-amz-signature"] == "" {
+		t.Fatalf("fields %v", u.Fields)
 	}
-	if got := p.Query().Get("X-Amz-Expires"); got != "900" && got != "899" {
-		t.Errorf("X-Amz-Expires = %q, want the 15-minute default", got)
+	if want := srv.Endpoint() + "/" + bucket + "/" + prefix + c.ID + "/front"; u.ObjectURL != want {
+		t.Fatalf("object URL %q, want %q", u.ObjectURL, want)
 	}
-	if !strings.Contains(p.Query().Get("X-Amz-SignedHeaders"), "content-type") {
-		t.Errorf("content-type not signed: %q", p.Query().Get("X-Amz-SignedHeaders"))
-	}
-	if put(t, u, []byte("ciphertext"), nil) != 200 {
-		t.Fatal("upload refused")
+	if st := post(t, u, []byte("ciphertext"), nil); st/100 != 2 {
+		t.Fatalf("upload refused: %d", st)
 	}
 	// The object is a file under bucket/prefix on the server.
 	if _, err := os.Stat(filepath.Join(srv.Dir(), bucket, prefix, c.ID, "front")); err != nil {
@@ -121,8 +120,8 @@ func TestUploadShape(t *testing.T) {
 	}
 }
 
-// TestUploadRefusals: S3 itself refuses an expired URL, another content
-// type, a tampered signature and a key other than the signed one.
+// TestUploadRefusals: S3 itself refuses an expired policy, another content
+// type, a tampered policy or signature, another key and an oversized image.
 func TestUploadRefusals(t *testing.T) {
 	t.Parallel()
 	bucket := srv.NewBucket(t)
@@ -133,8 +132,8 @@ func TestUploadRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := put(t, c.Uploads[blobstore.SideFront], []byte("x"), nil); st != http.StatusForbidden {
-		t.Errorf("expired URL: status %d, want 403", st)
+	if st := post(t, c.Uploads[blobstore.SideFront], []byte("x"), nil); st/100 == 2 {
+		t.Errorf("expired policy: status %d, want refused", st)
 	}
 
 	s := blobstore.New(newDriver(t, bucket, prefix, nil), blobstore.Options{MaxBytes: small})
@@ -143,21 +142,20 @@ func TestUploadRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := c.Uploads[blobstore.SideBack]
-	if st := put(t, u, []byte("x"), func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }); st != http.StatusForbidden {
-		t.Errorf("other content type: status %d, want 403", st)
+	for name, edit := range map[string]func(f map[string]string){
+		"other content type": func(f map[string]string) { f["Content-Type"] = "text/html" },
+		"tampered signature": func(f map[string]string) { f["x-amz-signature"] = strings.Repeat("0", 64) },
+		"other key":          func(f map[string]string) { f["key"] = strings.Replace(f["key"], "/back", "/front", 1) },
+		"tampered policy": func(f map[string]string) {
+			f["policy"] = strings.Replace(f["policy"], f["policy"][:8], "eyJleHBp", 1) + "="
+		},
+	} {
+		if st := post(t, u, []byte("x"), edit); st/100 == 2 {
+			t.Errorf("%s: status %d, want refused", name, st)
+		}
 	}
-	if st := put(t, u, []byte("x"), func(r *http.Request) {
-		q := r.URL.Query()
-		sig := q.Get("X-Amz-Signature")
-		q.Set("X-Amz-Signature", strings.Repeat("0", len(sig)))
-		r.URL.RawQuery = q.Encode()
-	}); st != http.StatusForbidden {
-		t.Errorf("tampered signature: status %d, want 403", st)
-	}
-	if st := put(t, u, []byte("x"), func(r *http.Request) {
-		r.URL.Path = strings.Replace(r.URL.Path, "/back", "/front", 1)
-	}); st != http.StatusForbidden {
-		t.Errorf("other key: status %d, want 403", st)
+	if st := post(t, u, make([]byte, small+1), nil); st != http.StatusBadRequest {
+		t.Errorf("oversized image: status %d, want 400 (EntityTooLarge)", st)
 	}
 	for _, side := range []blobstore.Side{blobstore.SideFront, blobstore.SideBack} {
 		_, err := s.Read(ctx(t), blobstore.Key(c.ID, side), 0)
@@ -165,28 +163,14 @@ func TestUploadRefusals(t *testing.T) {
 			t.Errorf("%s after refused uploads: %v, want not found", side, err)
 		}
 	}
-}
-
-// TestOversizeRefusedAtRead: a presigned PUT cannot bound the length, so an
-// oversized object never reaches a caller: Read refuses it from its length.
-func TestOversizeRefusedAtRead(t *testing.T) {
-	t.Parallel()
-	s, _ := newStore(t)
-	c, err := s.NewCapture(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := put(t, c.Uploads[blobstore.SideSelfie], make([]byte, small+1), nil); st != 200 {
-		t.Fatalf("upload status %d", st)
-	}
-	_, err = s.Read(ctx(t), blobstore.Key(c.ID, blobstore.SideSelfie), 0)
-	if proofline.ErrorCode(err) != proofline.ETOOLARGE || !errors.Is(err, blobstore.ErrTooLarge) {
-		t.Fatalf("Read of an oversized object: %v", err)
+	// An image at the limit is accepted.
+	if st := post(t, u, make([]byte, small), nil); st/100 != 2 {
+		t.Errorf("image of exactly the limit: status %d", st)
 	}
 }
 
-// TestForeignBucketsAndPrefixes: URLs this store did not issue, though
-// genuine presigned URLs of the same server, are refused without a fetch.
+// TestForeignBucketsAndPrefixes: object URLs this store did not issue,
+// though of the same server, are refused without a fetch.
 func TestForeignBucketsAndPrefixes(t *testing.T) {
 	t.Parallel()
 	bucket, other := srv.NewBucket(t), srv.NewBucket(t)
@@ -203,19 +187,20 @@ func TestForeignBucketsAndPrefixes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err = mine.KeyFromURL(c.Uploads[blobstore.SideFront].URL)
+		_, _, _, err = mine.KeyFromURL(c.Uploads[blobstore.SideFront].ObjectURL)
 		if proofline.ErrorCode(err) != proofline.EINVALID || !errors.Is(err, blobstore.ErrForeignURL) {
 			t.Errorf("%s: %v, want refused", name, err)
 		}
 	}
-	// Without the signature, our own URL is not one we issued.
+	// The form target (the bucket itself) and a query are not object URLs.
 	c, err := mine.NewCapture(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	own := c.Uploads[blobstore.SideFront].URL
-	if _, _, _, err := mine.KeyFromURL(own[:strings.Index(own, "?")]); !errors.Is(err, blobstore.ErrForeignURL) {
-		t.Errorf("unsigned URL: %v", err)
+	for _, raw := range []string{c.Uploads[blobstore.SideFront].URL, c.Uploads[blobstore.SideFront].ObjectURL + "?x=1"} {
+		if _, _, _, err := mine.KeyFromURL(raw); !errors.Is(err, blobstore.ErrForeignURL) {
+			t.Errorf("KeyFromURL(%s): %v", raw, err)
+		}
 	}
 }
 
@@ -242,9 +227,12 @@ func TestVirtualHostedAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(c.Uploads[blobstore.SideBack].URL)
+	if up := c.Uploads[blobstore.SideBack]; up.URL != "https://idp-images.s3.us-west-2.amazonaws.com/" || up.Fields["key"] != prefix+c.ID+"/back" {
+		t.Fatalf("AWS upload %s %v", up.URL, up.Fields["key"])
+	}
+	u, _ := url.Parse(c.Uploads[blobstore.SideBack].ObjectURL)
 	if u.Scheme != "https" || u.Host != "idp-images.s3.us-west-2.amazonaws.com" || u.Path != "/"+prefix+c.ID+"/back" {
-		t.Fatalf("AWS upload URL %s://%s%s", u.Scheme, u.Host, u.Path)
+		t.Fatalf("AWS object URL %s://%s%s", u.Scheme, u.Host, u.Path)
 	}
 	if _, _, key, err := s.KeyFromURL(u.String()); err != nil || key != c.ID+"/back" {
 		t.Fatalf("KeyFromURL = %q, %v", key, err)
@@ -260,8 +248,8 @@ func TestVirtualHostedAWS(t *testing.T) {
 	}
 }
 
-// TestCORSPreflight: a browser on another origin may PUT (the server runs
-// with --cors-allow-origin).
+// TestCORSPreflight: a browser on another origin may POST its form (the
+// server runs with --cors-allow-origin).
 func TestCORSPreflight(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
@@ -271,8 +259,7 @@ func TestCORSPreflight(t *testing.T) {
 	}
 	req, _ := http.NewRequestWithContext(ctx(t), http.MethodOptions, c.Uploads[blobstore.SideFront].URL, nil)
 	req.Header.Set("Origin", "https://idp.example.gov")
-	req.Header.Set("Access-Control-Request-Method", "PUT")
-	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	req.Header.Set("Access-Control-Request-Method", "POST")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/s3test"
 	"github.com/proofline/proofline/web"
 )
 
@@ -310,5 +313,40 @@ func TestWebCryptoMatchesGo(t *testing.T) {
 	}
 	if _, err := gcm.Open(nil, make([]byte, 12), ct, web.ImageAAD("0123456789abcdef0123456789abcdef", "back")); err == nil {
 		t.Error("a front ciphertext opened as the back")
+	}
+}
+
+// TestBrowserUploadsToS3: with S3 images the browser posts each encrypted
+// image through its POST policy straight to the bucket (so S3 itself would
+// refuse an oversized one), submits the object URLs, and the job completes;
+// what the bucket held was ciphertext.
+func TestBrowserUploadsToS3(t *testing.T) {
+	ctx := tab(t)
+	s3srv, err := s3test.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s3srv.Stop)
+	bucket := s3srv.NewBucket(t)
+	e := startWith(t, func(c *config.Config) {
+		c.DocAuthEnablePresignedS3URLs = true
+		c.DocAuthS3Bucket = bucket
+		c.AWSS3Endpoint = s3srv.Endpoint()
+	}, 0)
+	picked := throughDocument(t, ctx, e, susanYAML, false, false)
+	waitPath(t, ctx, "/verify/info")
+	if got := value(t, ctx, "#first_name"); got != "SUSAN" {
+		t.Fatalf("pii_from_doc did not prefill the form: first_name %q", got)
+	}
+	// The worker deleted the images after proofing; nothing is left under the prefix.
+	out, err := s3srv.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Contents) != 0 {
+		t.Fatalf("%d objects left in the bucket", len(out.Contents))
+	}
+	if len(picked) != 2 {
+		t.Fatalf("picked %d images", len(picked))
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,7 +86,10 @@ type documentView struct {
 }
 
 type sideView struct {
-	Side, Label, Hint, URL string
+	Side, Label, Hint string
+	// The upload: URL and Method; Fields (JSON) for a POST form (S3);
+	// ObjectURL is what the form submits as the image's URL.
+	URL, Method, Fields, ObjectURL string
 }
 
 func (h *Handler) document(q *request) {
@@ -109,7 +113,15 @@ func (h *Handler) document(q *request) {
 	var origins []string
 	for i := range sides {
 		up := c.Uploads[blobstore.Side(sides[i].Side)]
-		sides[i].URL = up.URL
+		sides[i].URL, sides[i].Method, sides[i].ObjectURL = up.URL, up.Method, up.ObjectURL
+		if len(up.Fields) > 0 {
+			b, err := json.Marshal(up.Fields)
+			if err != nil {
+				h.serviceError(q, err)
+				return
+			}
+			sides[i].Fields = string(b)
+		}
 		if u, err := url.Parse(up.URL); err == nil && u.Host != "" {
 			origins = append(origins, u.Scheme+"://"+u.Host)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/s3test"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -49,9 +50,22 @@ func run(m *testing.M) int {
 	}
 	_ = os.MkdirAll(artifacts, 0o755)
 	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			fmt.Fprintf(os.Stderr, "web: %s not found: make deps installs it\n", chromiumPath)
+			return 1
+		}
 		fmt.Fprintf(os.Stderr, "web: %s not found (make deps installs it); browser tests will skip\n", chromiumPath)
 		return m.Run()
 	}
+	// Static test credentials for the S3 test server; nothing reaches AWS.
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": s3test.AccessKey, "AWS_SECRET_ACCESS_KEY": s3test.SecretKey,
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		os.Setenv(k, v)
+	}
+	os.Unsetenv("AWS_PROFILE")
+	os.Unsetenv("AWS_SESSION_TOKEN")
 	profile, err := os.MkdirTemp("", "proofline-chromium-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

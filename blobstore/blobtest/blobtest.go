@@ -33,12 +33,9 @@ type Uploader func(ctx context.Context, u blobstore.Upload, body []byte) (status
 // HTTPUploader returns an Uploader that uses c, a plain net/http client.
 func HTTPUploader(c *http.Client) Uploader {
 	return func(ctx context.Context, u blobstore.Upload, body []byte) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, u.Method, u.URL, bytes.NewReader(body))
+		req, err := blobstore.NewUploadRequest(ctx, u, body)
 		if err != nil {
 			return 0, err
-		}
-		for k, v := range u.Headers {
-			req.Header.Set(k, v)
 		}
 		resp, err := c.Do(req)
 		if err != nil {
@@ -171,17 +168,26 @@ func testCaptureShape(t *testing.T, newStore func(*testing.T) (*blobstore.Store,
 		if !ok {
 			t.Fatalf("no upload for side %q", side)
 		}
-		if u.Method != http.MethodPut {
-			t.Errorf("%s: method %q, want PUT", side, u.Method)
+		switch u.Method {
+		case http.MethodPut:
+			if got := u.Headers["Content-Type"]; got != "application/octet-stream" {
+				t.Errorf("%s: Content-Type header %q, want application/octet-stream", side, got)
+			}
+			if u.ObjectURL != u.URL {
+				t.Errorf("%s: a PUT upload's object URL must be its URL", side)
+			}
+		case http.MethodPost:
+			if got := u.Fields["Content-Type"]; got != "application/octet-stream" {
+				t.Errorf("%s: Content-Type field %q, want application/octet-stream", side, got)
+			}
+		default:
+			t.Errorf("%s: method %q, want PUT or POST", side, u.Method)
 		}
-		if got := u.Headers["Content-Type"]; got != "application/octet-stream" {
-			t.Errorf("%s: Content-Type header %q, want application/octet-stream", side, got)
-		}
-		if seen[u.URL] || u.URL == c2.Uploads[side].URL {
+		if seen[u.ObjectURL] || u.ObjectURL == c2.Uploads[side].ObjectURL {
 			t.Errorf("%s: upload URL reused", side)
 		}
-		seen[u.URL] = true
-		id, sd, key, err := s.KeyFromURL(u.URL)
+		seen[u.ObjectURL] = true
+		id, sd, key, err := s.KeyFromURL(u.ObjectURL)
 		if err != nil {
 			t.Fatalf("%s: KeyFromURL(own upload URL): %v", side, err)
 		}
@@ -200,7 +206,7 @@ func testRoundTrip(t *testing.T, newStore func(*testing.T) (*blobstore.Store, Up
 		mustUpload(t, up, c.Uploads[side], want[side])
 	}
 	for _, side := range blobstore.Sides() {
-		_, _, key, err := s.KeyFromURL(c.Uploads[side].URL)
+		_, _, key, err := s.KeyFromURL(c.Uploads[side].ObjectURL)
 		if err != nil {
 			t.Fatalf("KeyFromURL: %v", err)
 		}
@@ -433,7 +439,7 @@ func hexByte(b byte) string {
 func testForeignURLs(t *testing.T, newStore func(*testing.T) (*blobstore.Store, Uploader)) {
 	s, _ := newStore(t)
 	c := newCapture(t, s)
-	own := c.Uploads[blobstore.SideFront].URL
+	own := c.Uploads[blobstore.SideFront].ObjectURL
 	for _, raw := range foreignURLs(t, own) {
 		id, side, key, err := s.KeyFromURL(raw)
 		if err == nil {

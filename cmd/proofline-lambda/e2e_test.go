@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/proofline/proofline/app"
+	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/lambdatest"
 	"github.com/proofline/proofline/internal/s3test"
@@ -349,27 +350,31 @@ func TestLambdaEndToEnd(t *testing.T) {
 			"back":  []byte("document:\n  first_name: " + strings.ToUpper(marker) + "\n  last_name: DOE\n  state: VA\n"),
 		}
 		for side, img := range images {
-			up := capture["uploads"].(map[string]any)[side].(map[string]any)
-			if u := up["url"].(string); !strings.HasPrefix(u, s3srv.Endpoint()+"/"+bucket+"/doc-capture/"+capID+"/") {
-				t.Fatalf("upload URL %s is not the bucket's", u)
+			raw, _ := json.Marshal(capture["uploads"].(map[string]any)[side])
+			var up blobstore.Upload
+			if err := json.Unmarshal(raw, &up); err != nil {
+				t.Fatal(err)
+			}
+			if up.Method != http.MethodPost || up.URL != s3srv.Endpoint()+"/"+bucket || !strings.HasPrefix(up.ObjectURL, s3srv.Endpoint()+"/"+bucket+"/doc-capture/"+capID+"/") {
+				t.Fatalf("upload %s %s (object %s) is not a POST policy of the bucket", up.Method, up.URL, up.ObjectURL)
 			}
 			iv := make([]byte, 12)
 			_, _ = rand.Read(iv)
 			block, _ := aes.NewCipher(key)
 			gcm, _ := cipher.NewGCM(block)
-			put, _ := http.NewRequest(up["method"].(string), up["url"].(string), bytes.NewReader(gcm.Seal(nil, iv, img, nil)))
-			for k, v := range up["headers"].(map[string]any) {
-				put.Header.Set(k, v.(string))
+			post, err := blobstore.NewUploadRequest(context.Background(), up, gcm.Seal(nil, iv, img, nil))
+			if err != nil {
+				t.Fatal(err)
 			}
-			resp, err := http.DefaultClient.Do(put)
+			resp, err := http.DefaultClient.Do(post)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != 200 {
+			if resp.StatusCode/100 != 2 {
 				t.Fatalf("upload %s to S3: %d", side, resp.StatusCode)
 			}
-			req[side+"_image_url"] = up["url"]
+			req[side+"_image_url"] = up.ObjectURL
 			req[side+"_image_iv"] = base64.StdEncoding.EncodeToString(iv)
 		}
 		id := srv.start("document", req)

@@ -26,11 +26,23 @@
     return Array.from(out);
   };
 
-  function put(url, body, onProgress) {
+  // upload sends the ciphertext as the page was told: a PUT of the bytes, or
+  // (S3, which then refuses an oversized image itself) a POST form of the
+  // given fields with the bytes last, as "file".
+  function upload(input, body, onProgress) {
     return new Promise(function (resolve, reject) {
       var x = new XMLHttpRequest();
-      x.open('PUT', url);
-      x.setRequestHeader('Content-Type', 'application/octet-stream');
+      var method = input.dataset.uploadMethod === 'POST' ? 'POST' : 'PUT';
+      x.open(method, input.dataset.uploadUrl);
+      if (method === 'POST') {
+        var form = new FormData();
+        var fields = JSON.parse(input.dataset.uploadFields || '{}');
+        Object.keys(fields).forEach(function (k) { form.append(k, fields[k]); });
+        form.append('file', new Blob([body], { type: 'application/octet-stream' }), 'blob');
+        body = form;
+      } else {
+        x.setRequestHeader('Content-Type', 'application/octet-stream');
+      }
       x.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(Math.round(100 * e.loaded / e.total)); };
       x.onload = function () { x.status >= 200 && x.status < 300 ? resolve() : reject(new Error('upload answered ' + x.status)); };
       x.onerror = function () { reject(new Error('network error')); };
@@ -91,7 +103,7 @@
         progress.value = 0;
         setStatus(side, 'Uploading…', false);
         try {
-          await put(input.dataset.uploadUrl, ct, function (p) { progress.value = p; });
+          await upload(input, ct, function (p) { progress.value = p; });
         } catch (e) {
           state[side] = 'error';
           progress.hidden = true;
@@ -99,7 +111,7 @@
           return;
         }
         progress.value = 100;
-        form.querySelector('#' + side + '_image_url').value = input.dataset.uploadUrl;
+        form.querySelector('#' + side + '_image_url').value = input.dataset.objectUrl || input.dataset.uploadUrl;
         form.querySelector('#' + side + '_image_iv').value = b64(iv);
         state[side] = 'done';
         setStatus(side, 'Uploaded.', false);
