@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,9 +49,7 @@ type Server struct {
 	password string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	exit chan struct{} // closed when cmd has exited
-	out  *testproc.TailBuffer
+	proc *testproc.Process
 }
 
 // Start starts a redis-server on a free 127.0.0.1 port and waits until it
@@ -98,38 +95,17 @@ func (s *Server) start() error {
 	if s.password != "" {
 		args = append(args, "--requirepass", s.password)
 	}
-	cmd := exec.Command(s.bin, args...)
-	out := &testproc.TailBuffer{Max: 8 << 10}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(exec.Command(s.bin, args...), 8<<10)
+	if err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
-	exit := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exit)
-	}()
 	s.mu.Lock()
-	s.cmd, s.exit, s.out = cmd, exit, out
+	s.proc = proc
 	s.mu.Unlock()
-
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := s.ping()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exit:
-			return fmt.Errorf("redistest: redis-server exited at start on port %d:\n%s", s.port, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return fmt.Errorf("redistest: redis-server did not answer PING within %s (last error: %v):\n%s", startTimeout, err, out.String())
-		}
+	if err := proc.WaitReady(startTimeout, 10*time.Millisecond, s.ping); err != nil {
+		return fmt.Errorf("redistest: redis-server on port %d %w", s.port, err)
 	}
+	return nil
 }
 
 // ping sends one PING over a plain connection (no client library), with AUTH
@@ -185,19 +161,10 @@ func (s *Server) Stop() {
 // stop terminates the process (SIGTERM, then SIGKILL) and waits for it.
 func (s *Server) stop() {
 	s.mu.Lock()
-	cmd, exit := s.cmd, s.exit
-	s.cmd = nil
+	proc := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exit:
-	case <-time.After(stopTimeout):
-		_ = cmd.Process.Kill()
-		<-exit
-	}
+	proc.Stop(stopTimeout)
 }
 
 // Down stops the process but keeps its port and directory, so Restart brings

@@ -58,9 +58,7 @@ type Server struct {
 	port int
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	exit chan struct{}
-	out  *testproc.TailBuffer
+	proc *testproc.Process
 }
 
 // Binary returns the path of versitygw, building it once if needed.
@@ -110,38 +108,26 @@ func (s *Server) start() error {
 	}
 	// The test process's AWS settings must not leak into the server.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir}
-	out := &testproc.TailBuffer{Max: 8 << 10}
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd, 8<<10)
+	if err != nil {
 		return fmt.Errorf("s3test: start versitygw: %w", err)
 	}
-	exit := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exit)
-	}()
 	s.mu.Lock()
-	s.cmd, s.exit, s.out = cmd, exit, out
+	s.proc = proc
 	s.mu.Unlock()
-	deadline := time.Now().Add(startTimeout)
 	c := &http.Client{Timeout: time.Second}
-	for {
+	ready := func() error {
 		resp, err := c.Get(s.Endpoint() + "/")
 		if err == nil {
-			resp.Body.Close()
-			return nil // any S3 answer (403 without credentials) means it is up
+			resp.Body.Close() // any S3 answer (403 without credentials) means it is up
 		}
-		select {
-		case <-exit:
-			return fmt.Errorf("s3test: versitygw exited at start on port %d:\n%s", s.port, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return fmt.Errorf("s3test: versitygw did not answer within %s: %v\n%s", startTimeout, err, out.String())
-		}
+		return err
 	}
+	if err := proc.WaitReady(startTimeout, 20*time.Millisecond, ready); err != nil {
+		return fmt.Errorf("s3test: versitygw on port %d %w", s.port, err)
+	}
+	return nil
 }
 
 // Addr is the server's host:port.
@@ -191,29 +177,20 @@ func (s *Server) Stop() {
 
 func (s *Server) stop() {
 	s.mu.Lock()
-	cmd, exit := s.cmd, s.exit
-	s.cmd = nil
+	proc := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exit:
-	case <-time.After(stopTimeout):
-		_ = cmd.Process.Kill()
-		<-exit
-	}
+	proc.Stop(stopTimeout)
 }
 
 // Output is the tail of the server's output, for failure messages.
 func (s *Server) Output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.out == nil {
+	if s.proc == nil {
 		return ""
 	}
-	return s.out.String()
+	return s.proc.Out.String()
 }
 
 // Main starts one server for a test package, stores it in *srv, runs the
