@@ -419,58 +419,25 @@ type fieldView struct {
 	Errors                         []string
 }
 
+// field is the person's field of a form name, or nil for another name.
+func (p *person) field(name string) *string {
+	return map[string]*string{
+		"first_name": &p.FirstName, "middle_name": &p.MiddleName, "last_name": &p.LastName,
+		"dob": &p.DOB, "address1": &p.Address1, "address2": &p.Address2, "city": &p.City,
+		"state": &p.State, "zipcode": &p.Zipcode, "ssn": &p.SSN, "phone": &p.Phone,
+	}[name]
+}
+
 func (p *person) get(name string) string {
-	switch name {
-	case "first_name":
-		return p.FirstName
-	case "middle_name":
-		return p.MiddleName
-	case "last_name":
-		return p.LastName
-	case "dob":
-		return p.DOB
-	case "address1":
-		return p.Address1
-	case "address2":
-		return p.Address2
-	case "city":
-		return p.City
-	case "state":
-		return p.State
-	case "zipcode":
-		return p.Zipcode
-	case "ssn":
-		return p.SSN
-	case "phone":
-		return p.Phone
+	if f := p.field(name); f != nil {
+		return *f
 	}
 	return ""
 }
 
 func (p *person) set(name, v string) {
-	switch name {
-	case "first_name":
-		p.FirstName = v
-	case "middle_name":
-		p.MiddleName = v
-	case "last_name":
-		p.LastName = v
-	case "dob":
-		p.DOB = v
-	case "address1":
-		p.Address1 = v
-	case "address2":
-		p.Address2 = v
-	case "city":
-		p.City = v
-	case "state":
-		p.State = v
-	case "zipcode":
-		p.Zipcode = v
-	case "ssn":
-		p.SSN = v
-	case "phone":
-		p.Phone = v
+	if f := p.field(name); f != nil {
+		*f = v
 	}
 }
 
