@@ -10,8 +10,9 @@ import (
 
 // Stats counts what the service saw, per kind. Snapshot it with Service.Stats.
 type Stats struct {
-	mu     sync.Mutex
-	byKind map[proofline.Kind]*kindStats
+	// One set of counters per kind, fixed at construction: counting never
+	// takes a lock.
+	byKind [3]kindStats
 	obs    Observer
 }
 
@@ -37,18 +38,15 @@ type KindStats struct {
 	MeanWait time.Duration
 }
 
+// kind returns k's counters; callers only pass valid kinds.
 func (s *Stats) kind(k proofline.Kind) *kindStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.byKind == nil {
-		s.byKind = map[proofline.Kind]*kindStats{}
+	switch k {
+	case proofline.KindDocument:
+		return &s.byKind[0]
+	case proofline.KindResolution:
+		return &s.byKind[1]
 	}
-	ks := s.byKind[k]
-	if ks == nil {
-		ks = &kindStats{}
-		s.byKind[k] = ks
-	}
-	return ks
+	return &s.byKind[2]
 }
 
 func (s *Stats) started(k proofline.Kind) {
