@@ -76,6 +76,10 @@ type AAMVA struct {
 	tokenExp time.Time
 }
 
+// CallBudget is the configured verification timeout (proofer.Budgeted); a
+// cached token is the common case, so authentication is not counted.
+func (v *AAMVA) CallBudget() time.Duration { return v.cfg.VerificationTimeout }
+
 var _ proofer.StateIDVendor = (*AAMVA)(nil)
 
 // New builds the adapter.

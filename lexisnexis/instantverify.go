@@ -14,6 +14,9 @@ import (
 // InstantVerify is the resolution vendor "lexisnexis:instant_verify".
 type InstantVerify struct{ c *client }
 
+// CallBudget is the configured InstantVerify timeout (proofer.Budgeted).
+func (iv *InstantVerify) CallBudget() time.Duration { return iv.c.cfg.Timeout }
+
 var _ proofer.ResolutionVendor = (*InstantVerify)(nil)
 
 // NewInstantVerify builds the adapter; cfg.Workflow defaults to

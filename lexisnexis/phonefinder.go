@@ -3,6 +3,7 @@ package lexisnexis
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/proofer"
@@ -14,6 +15,9 @@ const MsgUnverifiedPhone = "The phone number could not be verified."
 
 // PhoneFinder is the address (phone ownership) vendor "lexisnexis:phone_finder", RDP v2.
 type PhoneFinder struct{ c *client }
+
+// CallBudget is the configured PhoneFinder timeout (proofer.Budgeted).
+func (pf *PhoneFinder) CallBudget() time.Duration { return pf.c.cfg.Timeout }
 
 var _ proofer.AddressVendor = (*PhoneFinder)(nil)
 

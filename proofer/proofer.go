@@ -131,7 +131,7 @@ func (p *Proofer) proofResolution(ctx context.Context, j *job, args *proofline.R
 			j.exception(MsgNotConfigured)
 			return false
 		}
-		return p.runStage(ctx, j, StageResolution, p.Resolution.Name(), func(ctx context.Context) (*VendorResult, error) {
+		return p.runStage(ctx, j, StageResolution, p.Resolution, func(ctx context.Context) (*VendorResult, error) {
 			vr, err := p.Resolution.Resolve(ctx, a)
 			resolved = vr
 			return vr, err
@@ -142,7 +142,7 @@ func (p *Proofer) proofResolution(ctx context.Context, j *job, args *proofline.R
 			j.exception(MsgNotConfigured)
 			return false
 		}
-		return p.runStage(ctx, j, StageStateID, p.StateID.Name(), func(ctx context.Context) (*VendorResult, error) {
+		return p.runStage(ctx, j, StageStateID, p.StateID, func(ctx context.Context) (*VendorResult, error) {
 			vr, err := p.StateID.VerifyStateID(ctx, a)
 			verified = vr
 			return vr, err
@@ -199,7 +199,7 @@ func (p *Proofer) proofAddress(ctx context.Context, j *job, args *proofline.Addr
 		return
 	}
 	a := &args.Applicant
-	ok := p.runStage(ctx, j, StageAddress, p.Address.Name(), func(ctx context.Context) (*VendorResult, error) {
+	ok := p.runStage(ctx, j, StageAddress, p.Address, func(ctx context.Context) (*VendorResult, error) {
 		return p.Address.VerifyPhone(ctx, a)
 	}) != nil
 	j.res.Success = ok && j.res.Exception == nil
@@ -221,7 +221,7 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 		return
 	}
 	vendor := p.Document.Name()
-	if p.skipExpired(ctx, j, StageDocument, vendor) {
+	if p.skipExpired(ctx, j, StageDocument, vendor, budgetOf(p.Document)) {
 		return
 	}
 	if len(args.EncryptionKey) != 32 {
@@ -247,7 +247,7 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 	for _, im := range images {
 		b, msg := p.readImage(ctx, aead, im, args.AADBinding)
 		if msg != "" {
-			if !p.skipExpired(ctx, j, StageDocument, vendor) {
+			if !p.skipExpired(ctx, j, StageDocument, vendor, 0) {
 				j.exception(msg)
 			}
 			return
@@ -260,7 +260,7 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 		Selfie:                  plain["selfie"],
 		LivenessCheckingEnabled: args.LivenessCheckingEnabled,
 	}
-	vr := p.runStage(ctx, j, StageDocument, vendor, func(ctx context.Context) (*VendorResult, error) {
+	vr := p.runStage(ctx, j, StageDocument, p.Document, func(ctx context.Context) (*VendorResult, error) {
 		return p.Document.AuthenticateDocument(ctx, di)
 	})
 	j.res.Success = vr != nil && j.res.Exception == nil
@@ -331,8 +331,9 @@ func (p *Proofer) deleteImages(ctx context.Context, images []docImage) {
 
 // runStage makes one vendor call as one stage and folds it into the result.
 // It returns the vendor's result when the stage passed, nil otherwise.
-func (p *Proofer) runStage(ctx context.Context, j *job, stage, vendor string, call func(context.Context) (*VendorResult, error)) *VendorResult {
-	if p.skipExpired(ctx, j, stage, vendor) {
+func (p *Proofer) runStage(ctx context.Context, j *job, stage string, v interface{ Name() string }, call func(context.Context) (*VendorResult, error)) *VendorResult {
+	vendor := v.Name()
+	if p.skipExpired(ctx, j, stage, vendor, budgetOf(v)) {
 		return nil
 	}
 	cctx := ctx
@@ -396,10 +397,11 @@ func (p *Proofer) runStage(ctx context.Context, j *job, stage, vendor string, ca
 }
 
 // skipExpired records a timed-out stage without calling the vendor when the
-// job's context is done or its deadline has passed.
-func (p *Proofer) skipExpired(ctx context.Context, j *job, stage, vendor string) bool {
+// job's context is done, or less than budget (the vendor's call time) is left
+// before its deadline: a call that cannot finish in time is not made.
+func (p *Proofer) skipExpired(ctx context.Context, j *job, stage, vendor string, budget time.Duration) bool {
 	expired := ctx.Err() != nil
-	if dl, ok := ctx.Deadline(); ok && !p.now().Before(dl) {
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(p.now()) < max(budget, time.Nanosecond) {
 		expired = true
 	}
 	if !expired {
@@ -413,6 +415,14 @@ func (p *Proofer) skipExpired(ctx context.Context, j *job, stage, vendor string)
 		p.Observer.VendorCall(stage, vendor, "skipped_deadline", 0)
 	}
 	return true
+}
+
+// budgetOf is the call time a vendor declares (Budgeted), or 0.
+func budgetOf(v any) time.Duration {
+	if b, ok := v.(Budgeted); ok {
+		return b.CallBudget()
+	}
+	return 0
 }
 
 // safeCall makes the call, turning a vendor panic into an error (its value is

@@ -8,6 +8,7 @@ package proofer
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/proofline/proofline"
 )
@@ -93,6 +94,14 @@ type DocumentImages struct {
 type DocumentVendor interface {
 	Name() string
 	AuthenticateDocument(ctx context.Context, img *DocumentImages) (*VendorResult, error)
+}
+
+// Budgeted is implemented by vendors whose call needs a known time (their
+// configured timeout). The proofer skips the call, and reports a timeout,
+// when less than that is left before the job's deadline: a call that cannot
+// finish in time is not made (and not billed).
+type Budgeted interface {
+	CallBudget() time.Duration
 }
 
 // ImageSource is where document jobs read encrypted images from (a blobstore.Store).

@@ -73,6 +73,9 @@ type TrueID struct {
 
 var _ proofer.DocumentVendor = (*TrueID)(nil)
 
+// CallBudget is the configured TrueID timeout (proofer.Budgeted).
+func (t *TrueID) CallBudget() time.Duration { return t.cfg.Timeout }
+
 // New builds the adapter.
 func New(cfg Config, hc *vendorhttp.Client) (*TrueID, error) {
 	if hc == nil {
