@@ -11,26 +11,28 @@ import (
 // waiters wakes local readers the moment a callback stores a result.
 // Callbacks that land on another instance (several servers sharing Redis)
 // are seen by WaitOutcome's polling instead.
+// A waiter is handed the stored outcome itself, so a woken long poll does
+// not read back from the store what the callback has just written.
 type waiters struct {
 	mu sync.Mutex
-	m  map[string]map[chan struct{}]struct{}
+	m  map[string]map[chan *proofline.Outcome]struct{}
 }
 
-func (w *waiters) add(id string) chan struct{} {
-	ch := make(chan struct{}, 1)
+func (w *waiters) add(id string) chan *proofline.Outcome {
+	ch := make(chan *proofline.Outcome, 1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
-		w.m = map[string]map[chan struct{}]struct{}{}
+		w.m = map[string]map[chan *proofline.Outcome]struct{}{}
 	}
 	if w.m[id] == nil {
-		w.m[id] = map[chan struct{}]struct{}{}
+		w.m[id] = map[chan *proofline.Outcome]struct{}{}
 	}
 	w.m[id][ch] = struct{}{}
 	return ch
 }
 
-func (w *waiters) remove(id string, ch chan struct{}) {
+func (w *waiters) remove(id string, ch chan *proofline.Outcome) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m[id], ch)
@@ -39,12 +41,12 @@ func (w *waiters) remove(id string, ch chan struct{}) {
 	}
 }
 
-func (w *waiters) wake(id string) {
+func (w *waiters) wake(o *proofline.Outcome) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ch := range w.m[id] {
+	for ch := range w.m[o.ResultID] {
 		select {
-		case ch <- struct{}{}:
+		case ch <- o:
 		default:
 		}
 	}
@@ -74,7 +76,9 @@ func (s *Service) WaitOutcome(ctx context.Context, resultID string, poll time.Du
 		case <-ctx.Done():
 			deadline.Stop()
 			return o, ctx.Err()
-		case <-ch:
+		case done := <-ch:
+			deadline.Stop()
+			return done, nil
 		case <-tick.C:
 		case <-deadline.C:
 		}
