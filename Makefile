@@ -17,7 +17,7 @@ run: build ## run the embedded default on 127.0.0.1:8080
 	./bin/proofline serve
 
 deps: ## install what the tests need when it is missing (redis-server)
-	@scripts/deps.sh
+	@.ci/deps.sh
 
 test: deps ## the whole test suite, with the race detector (what CI runs)
 	$(GO) vet $(PKGS)
@@ -32,10 +32,10 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 bench: deps ## micro-benchmarks: seal/open, result store put/get (memory, Redis)
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./seal ./resultstore ./redisstore ./server ./proofer
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./seal ./resultstore/... ./server ./proofer
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	@scripts/fuzz.sh $(or $(FUZZTIME),30s)
+	@.ci/fuzz.sh $(or $(FUZZTIME),30s)
 
 clean: ## remove build output
 	rm -rf bin dist
@@ -49,4 +49,4 @@ bench-queue: deps ## queue mode: completed jobs/s with 1 and 2 worker processes,
 
 .PHONY: package
 package: ## Lambda bootstrap zips (linux/arm64, linux/amd64) and SAM templates in dist/, named by git ref
-	@VERSION=$(VERSION) scripts/package.sh
+	@VERSION=$(VERSION) aws/package.sh

@@ -18,16 +18,18 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/attempts"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
-	"github.com/proofline/proofline/metrics"
+	"github.com/proofline/proofline/dispatch/pool"
+	"github.com/proofline/proofline/observe/metrics"
+	"github.com/proofline/proofline/observe/tracing"
 	"github.com/proofline/proofline/proofing"
-	"github.com/proofline/proofline/redisstore"
+	"github.com/proofline/proofline/proofing/attempts"
+	"github.com/proofline/proofline/proofing/attempts/redisattempts"
 	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/resultstore/redisstore"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/server"
-	"github.com/proofline/proofline/tracing"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -62,7 +64,7 @@ type App struct {
 
 	logger  *slog.Logger
 	closers []func() error
-	pool    *dispatch.Pool
+	pool    *pool.Pool
 	disp    *dispatch.Dispatcher
 	store   *resultstore.Store
 	cancel  context.CancelFunc
@@ -140,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
-		driver, counters = d, redisstore.NewAttempts(d, "")
+		driver, counters = d, redisattempts.New(d.Client(), "")
 	} else {
 		driver, counters = resultstore.NewMemory(resultstore.MemoryOptions{}), attempts.NewMemory(nil)
 	}
@@ -187,7 +189,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := ddrv.(*dispatch.Pool); ok {
+	if p, ok := ddrv.(*pool.Pool); ok {
 		a.pool = p
 	}
 	a.disp = dispatch.New(ddrv, dispatch.Options{Logger: log, Observer: a.Metrics})

@@ -10,10 +10,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/blobstore/s3blob"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
-	"github.com/proofline/proofline/lambdadispatch"
-	"github.com/proofline/proofline/s3blob"
+	"github.com/proofline/proofline/dispatch/lambdadispatch"
 )
 
 // LoadAWS is the AWS SDK configuration of a process: aws_region, and

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/blobstore/localblob"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
-	"github.com/proofline/proofline/localblob"
+	"github.com/proofline/proofline/dispatch/pool"
 	"github.com/proofline/proofline/proofer"
 )
 
@@ -58,7 +59,7 @@ func newDispatchDriver(ctx context.Context, cfg config.Config, rt dispatch.Handl
 	case queueEnabled(cfg):
 		return newQueueDriver(ctx, cfg, log)
 	}
-	return dispatch.NewPool(rt, dispatch.PoolOptions{Workers: cfg.WorkerConcurrency, QueueSize: cfg.WorkerQueueSize, Logger: log}), nil
+	return pool.New(rt, pool.Options{Workers: cfg.WorkerConcurrency, QueueSize: cfg.WorkerQueueSize, Logger: log}), nil
 }
 
 // vendorSet is the vendor adapter of each proofing step.

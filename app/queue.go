@@ -8,7 +8,7 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
-	"github.com/proofline/proofline/queuedispatch"
+	"github.com/proofline/proofline/dispatch/queuedispatch"
 )
 
 // queueEnabled reports whether jobs go to the distributed queue (asynq on

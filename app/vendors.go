@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/aamva"
 	"github.com/proofline/proofline/config"
-	"github.com/proofline/proofline/lexisnexis"
-	"github.com/proofline/proofline/mockvendor"
-	"github.com/proofline/proofline/trueid"
-	"github.com/proofline/proofline/vendorhttp"
+	"github.com/proofline/proofline/proofer/aamva"
+	"github.com/proofline/proofline/proofer/lexisnexis"
+	"github.com/proofline/proofline/proofer/mockvendor"
+	"github.com/proofline/proofline/proofer/trueid"
+	"github.com/proofline/proofline/proofer/vendorhttp"
 )
 
 // newVendors builds the vendor adapters the config selects: mocks by

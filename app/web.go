@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/proofline/proofline/config"
-	"github.com/proofline/proofline/web"
+	"github.com/proofline/proofline/server/web"
 )
 
-// mountWeb mounts the identity-verification pages (issue #3, package web) on
+// mountWeb mounts the identity-verification pages (package server/web) on
 // mux, including GET / (the start page).
 func mountWeb(mux *http.ServeMux, a *App, log *slog.Logger) error {
 	cfg := a.Config

@@ -8,10 +8,10 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/config"
-	"github.com/proofline/proofline/metrics"
+	"github.com/proofline/proofline/observe/metrics"
+	"github.com/proofline/proofline/observe/tracing"
 	"github.com/proofline/proofline/proofer"
 	"github.com/proofline/proofline/seal"
-	"github.com/proofline/proofline/tracing"
 	"github.com/proofline/proofline/worker"
 
 	"go.opentelemetry.io/otel/trace"

@@ -3,8 +3,9 @@
 // through presigned URLs; workers read by object key from the configured store
 // only, and delete the objects when the job ends.
 //
-// Store is the concrete type callers use; it wraps a Driver (a local directory
-// with HMAC-signed URLs served by proofline itself in package localblob, S3 later).
+// Store is the concrete type callers use; it wraps a Driver: a local directory
+// with HMAC-signed URLs served by proofline itself (blobstore/localblob) or S3
+// with presigned POST policies (blobstore/s3blob).
 package blobstore
 
 import (

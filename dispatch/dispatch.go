@@ -1,7 +1,8 @@
 // Package dispatch hands sealed job envelopes to workers. Dispatcher is the
-// concrete type the IdP uses; it wraps a Driver: the in-process Pool here (the
-// embedded default), AWS Lambda and a distributed queue elsewhere. Every
-// driver carries the same envelope to the same worker runtime.
+// concrete type the IdP uses; it wraps a Driver: the in-process pool
+// (dispatch/pool, the embedded default), AWS Lambda (dispatch/lambdadispatch)
+// or a distributed queue (dispatch/queuedispatch). Every driver carries the
+// same envelope to the same worker runtime.
 package dispatch
 
 import (

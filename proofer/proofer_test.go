@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/mockvendor"
 	"github.com/proofline/proofline/proofer"
+	"github.com/proofline/proofline/proofer/mockvendor"
 )
 
 // Canary values: personal data that must never reach an exception, a log

@@ -2,7 +2,7 @@
 // calls (resolution, then state ID; the other way round for dob_year_only),
 // reads and decrypts document images, and turns what vendors said into the one
 // proofline.Result shape. Vendor adapters implement the small interfaces here;
-// the mock ones are in package mockvendor.
+// the mock ones are in proofer/mockvendor, the real ones beside it.
 package proofer
 
 import (

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/attempts"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/observe/tracing"
+	"github.com/proofline/proofline/proofing/attempts"
 	"github.com/proofline/proofline/resultstore"
-	"github.com/proofline/proofline/tracing"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"

@@ -3,7 +3,7 @@
 // value is sealed before it reaches a driver, so drivers hold ciphertext only.
 //
 // Store is the concrete type every caller uses; it wraps a small Driver
-// (memory here, Redis in package redisstore). The pending→done transition is a
+// (memory here, Redis in resultstore/redisstore). The pending→done transition is a
 // compare-and-swap on the sealed pending value, so it happens once.
 package resultstore
 

@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/observe/tracing"
 	"github.com/proofline/proofline/proofing"
-	"github.com/proofline/proofline/tracing"
 
 	"go.opentelemetry.io/otel/propagation"
 )

@@ -16,12 +16,12 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/blobstore/localblob"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/internal/redistest"
-	"github.com/proofline/proofline/localblob"
 	"github.com/proofline/proofline/proofing"
-	"github.com/proofline/proofline/redisstore"
 	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/resultstore/redisstore"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/server"
 )

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/observe/tracing"
 	"github.com/proofline/proofline/proofer"
-	"github.com/proofline/proofline/tracing"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"

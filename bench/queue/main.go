@@ -28,9 +28,9 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/dispatch/queuedispatch"
 	"github.com/proofline/proofline/internal/fleettest"
 	"github.com/proofline/proofline/internal/redistest"
-	"github.com/proofline/proofline/queuedispatch"
 )
 
 func main() {

@@ -40,12 +40,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/proofline/proofline/app"
+	"github.com/proofline/proofline/aws/ssmparam/ssmtest"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/lambdatest"
 	"github.com/proofline/proofline/internal/s3test"
 	"github.com/proofline/proofline/seal"
-	"github.com/proofline/proofline/ssmparam/ssmtest"
 )
 
 const (

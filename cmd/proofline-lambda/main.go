@@ -34,8 +34,8 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/app"
+	"github.com/proofline/proofline/aws/ssmparam"
 	"github.com/proofline/proofline/config"
-	"github.com/proofline/proofline/ssmparam"
 	"github.com/proofline/proofline/worker"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proofline/proofline/aws/ssmparam/ssmtest"
 	"github.com/proofline/proofline/seal"
-	"github.com/proofline/proofline/ssmparam/ssmtest"
 )
 
 // TestSetupRefuses: a function that could not do its job fails at init,

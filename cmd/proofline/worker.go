@@ -16,8 +16,8 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
-	"github.com/proofline/proofline/metrics"
-	"github.com/proofline/proofline/tracing"
+	"github.com/proofline/proofline/observe/metrics"
+	"github.com/proofline/proofline/observe/tracing"
 )
 
 // workerCmd runs `proofline worker`: a queue worker process. It reads the

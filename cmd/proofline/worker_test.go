@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/dispatch/queuedispatch"
 	"github.com/proofline/proofline/internal/redistest"
-	"github.com/proofline/proofline/queuedispatch"
 	"github.com/proofline/proofline/seal"
 )
 

@@ -1,0 +1,271 @@
+package s3blob_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/blobstore"
+	"github.com/proofline/proofline/blobstore/blobtest"
+	"github.com/proofline/proofline/blobstore/s3blob"
+	"github.com/proofline/proofline/internal/s3test"
+)
+
+var srv *s3test.Server
+
+func TestMain(m *testing.M) { os.Exit(s3test.Main(m, &srv)) }
+
+const prefix = "doc-capture/"
+
+// small keeps uploads quick: the suite uploads MaxBytes and MaxBytes+1.
+const small = 64 << 10
+
+func newDriver(t *testing.T, bucket, pfx string, now func() time.Time) *s3blob.Driver {
+	t.Helper()
+	d, err := s3blob.New(s3blob.Options{
+		Client: s3blob.NewClient(srv.Config(), srv.Endpoint()),
+		Bucket: bucket, Prefix: pfx, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func newStore(t *testing.T) (*blobstore.Store, string) {
+	bucket := srv.NewBucket(t)
+	return blobstore.New(newDriver(t, bucket, prefix, nil), blobstore.Options{MaxBytes: small}), bucket
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	blobtest.Run(t, func(t *testing.T) (*blobstore.Store, blobtest.Uploader) {
+		s, _ := newStore(t)
+		return s, blobtest.HTTPUploader(http.DefaultClient)
+	})
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// post uploads body through u (a POST policy), after edit may change the
+// fields, and returns the status.
+func post(t *testing.T, u blobstore.Upload, body []byte, edit func(fields map[string]string)) int {
+	t.Helper()
+	if edit != nil {
+		f := map[string]string{}
+		for k, v := range u.Fields {
+			f[k] = v
+		}
+		edit(f)
+		u.Fields = f
+	}
+	req, err := blobstore.NewUploadRequest(ctx(t), u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestUploadShape: a POST policy to the bucket on the configured endpoint
+// for exactly the object under the prefix; the object URL names it.
+func TestUploadShape(t *testing.T) {
+	t.Parallel()
+	s, bucket := newStore(t)
+	c, err := s.NewCapture(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := c.Uploads[blobstore.SideFront]
+	if u.Method != http.MethodPost || u.URL != srv.Endpoint()+"/"+bucket {
+		t.Fatalf("upload %s %s, want POST to the bucket", u.Method, u.URL)
+	}
+	if u.Fields["key"] != prefix+c.ID+"/front" || u.Fields["Content-Type"] != "application/octet-stream" || u.Fields["policy"] == "" || u.Fields["x-amz-signature"] == "" {
+		t.Fatalf("fields %v", u.Fields)
+	}
+	if want := srv.Endpoint() + "/" + bucket + "/" + prefix + c.ID + "/front"; u.ObjectURL != want {
+		t.Fatalf("object URL %q, want %q", u.ObjectURL, want)
+	}
+	if st := post(t, u, []byte("ciphertext"), nil); st/100 != 2 {
+		t.Fatalf("upload refused: %d", st)
+	}
+	// The object is a file under bucket/prefix on the server.
+	if _, err := os.Stat(filepath.Join(srv.Dir(), bucket, prefix, c.ID, "front")); err != nil {
+		t.Fatalf("object not under the prefix: %v", err)
+	}
+	if err := s.Delete(ctx(t), blobstore.Key(c.ID, blobstore.SideFront)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Dir(), bucket, prefix, c.ID, "front")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("object still on disk after Delete: %v", err)
+	}
+}
+
+// TestUploadRefusals: S3 itself refuses an expired policy, another content
+// type, a tampered policy or signature, another key and an oversized image.
+func TestUploadRefusals(t *testing.T) {
+	t.Parallel()
+	bucket := srv.NewBucket(t)
+	// Signed an hour and a minute ago, valid for an hour: expired now.
+	past := func() time.Time { return time.Now().Add(-61 * time.Minute) }
+	old := blobstore.New(newDriver(t, bucket, prefix, past), blobstore.Options{MaxBytes: small, UploadTTL: time.Hour, Now: past})
+	c, err := old.NewCapture(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := post(t, c.Uploads[blobstore.SideFront], []byte("x"), nil); st/100 == 2 {
+		t.Errorf("expired policy: status %d, want refused", st)
+	}
+
+	s := blobstore.New(newDriver(t, bucket, prefix, nil), blobstore.Options{MaxBytes: small})
+	c, err = s.NewCapture(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := c.Uploads[blobstore.SideBack]
+	for name, edit := range map[string]func(f map[string]string){
+		"other content type": func(f map[string]string) { f["Content-Type"] = "text/html" },
+		"tampered signature": func(f map[string]string) { f["x-amz-signature"] = strings.Repeat("0", 64) },
+		"other key":          func(f map[string]string) { f["key"] = strings.Replace(f["key"], "/back", "/front", 1) },
+		"tampered policy": func(f map[string]string) {
+			f["policy"] = strings.Replace(f["policy"], f["policy"][:8], "eyJleHBp", 1) + "="
+		},
+	} {
+		if st := post(t, u, []byte("x"), edit); st/100 == 2 {
+			t.Errorf("%s: status %d, want refused", name, st)
+		}
+	}
+	if st := post(t, u, make([]byte, small+1), nil); st != http.StatusBadRequest {
+		t.Errorf("oversized image: status %d, want 400 (EntityTooLarge)", st)
+	}
+	for _, side := range []blobstore.Side{blobstore.SideFront, blobstore.SideBack} {
+		_, err := s.Read(ctx(t), blobstore.Key(c.ID, side), 0)
+		if !errors.Is(err, blobstore.ErrNotFound) {
+			t.Errorf("%s after refused uploads: %v, want not found", side, err)
+		}
+	}
+	// An image at the limit is accepted.
+	if st := post(t, u, make([]byte, small), nil); st/100 != 2 {
+		t.Errorf("image of exactly the limit: status %d", st)
+	}
+}
+
+// TestForeignBucketsAndPrefixes: object URLs this store did not issue,
+// though of the same server, are refused without a fetch.
+func TestForeignBucketsAndPrefixes(t *testing.T) {
+	t.Parallel()
+	bucket, other := srv.NewBucket(t), srv.NewBucket(t)
+	mine := blobstore.New(newDriver(t, bucket, prefix, nil), blobstore.Options{})
+	for name, d := range map[string]*s3blob.Driver{
+		"other bucket":      newDriver(t, other, prefix, nil),
+		"outside prefix":    newDriver(t, bucket, "elsewhere/", nil),
+		"no prefix":         newDriver(t, bucket, "", nil),
+		"nested prefix":     newDriver(t, bucket, prefix+"x/", nil),
+		"other endpoint":    mustDriver(t, s3blob.NewClient(srv.Config(), "http://localhost:"+srv.Addr()[strings.LastIndex(srv.Addr(), ":")+1:]), bucket, prefix),
+		"aws (no endpoint)": mustDriver(t, s3blob.NewClient(srv.Config(), ""), bucket, prefix),
+	} {
+		c, err := blobstore.New(d, blobstore.Options{}).NewCapture(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, err = mine.KeyFromURL(c.Uploads[blobstore.SideFront].ObjectURL)
+		if proofline.ErrorCode(err) != proofline.EINVALID || !errors.Is(err, blobstore.ErrForeignURL) {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+	// The form target (the bucket itself) and a query are not object URLs.
+	c, err := mine.NewCapture(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{c.Uploads[blobstore.SideFront].URL, c.Uploads[blobstore.SideFront].ObjectURL + "?x=1"} {
+		if _, _, _, err := mine.KeyFromURL(raw); !errors.Is(err, blobstore.ErrForeignURL) {
+			t.Errorf("KeyFromURL(%s): %v", raw, err)
+		}
+	}
+}
+
+func mustDriver(t *testing.T, c *s3.Client, bucket, pfx string) *s3blob.Driver {
+	t.Helper()
+	d, err := s3blob.New(s3blob.Options{Client: c, Bucket: bucket, Prefix: pfx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestVirtualHostedAWS: without an endpoint, URLs are AWS virtual-hosted
+// ones for the bucket, and they map back; nothing is contacted.
+func TestVirtualHostedAWS(t *testing.T) {
+	t.Parallel()
+	cfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	d, err := s3blob.New(s3blob.Options{Client: s3blob.NewClient(cfg, ""), Bucket: "idp-images", Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := blobstore.New(d, blobstore.Options{})
+	c, err := s.NewCapture(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up := c.Uploads[blobstore.SideBack]; up.URL != "https://idp-images.s3.us-west-2.amazonaws.com/" || up.Fields["key"] != prefix+c.ID+"/back" {
+		t.Fatalf("AWS upload %s %v", up.URL, up.Fields["key"])
+	}
+	u, _ := url.Parse(c.Uploads[blobstore.SideBack].ObjectURL)
+	if u.Scheme != "https" || u.Host != "idp-images.s3.us-west-2.amazonaws.com" || u.Path != "/"+prefix+c.ID+"/back" {
+		t.Fatalf("AWS object URL %s://%s%s", u.Scheme, u.Host, u.Path)
+	}
+	if _, _, key, err := s.KeyFromURL(u.String()); err != nil || key != c.ID+"/back" {
+		t.Fatalf("KeyFromURL = %q, %v", key, err)
+	}
+	for _, raw := range []string{
+		strings.Replace(u.String(), "idp-images.", "other-bucket.", 1),
+		strings.Replace(u.String(), "idp-images.s3.us-west-2.amazonaws.com", "s3.us-west-2.amazonaws.com/idp-images", 1),
+		strings.Replace(u.String(), "/"+prefix, "/other/", 1),
+	} {
+		if _, _, _, err := s.KeyFromURL(raw); !errors.Is(err, blobstore.ErrForeignURL) {
+			t.Errorf("KeyFromURL(%s): %v", raw, err)
+		}
+	}
+}
+
+// TestCORSPreflight: a browser on another origin may POST its form (the
+// server runs with --cors-allow-origin).
+func TestCORSPreflight(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	c, err := s.NewCapture(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx(t), http.MethodOptions, c.Uploads[blobstore.SideFront].URL, nil)
+	req.Header.Set("Origin", "https://idp.example.gov")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") == "" {
+		t.Fatalf("preflight: %d, Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}

@@ -1,0 +1,219 @@
+package trueid_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/vendortest"
+	"github.com/proofline/proofline/proofer"
+	"github.com/proofline/proofline/proofer/trueid"
+	"github.com/proofline/proofline/proofer/vendorhttp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and seed corpora")
+
+// Workflows as the test server tells liveness apart.
+var workflows = trueid.Workflows{
+	LivenessCropping: "test.trueid.liveness.cropping.wf", LivenessNoCropping: "test.trueid.liveness.nocropping.wf",
+	NoLivenessCropping: "test.trueid.noliveness.cropping.wf", NoLivenessNoCropping: "test.trueid.noliveness.nocropping.wf",
+}
+
+func setup(t *testing.T, hmac bool, timeout time.Duration, environ ...string) (*vendortest.LexisNexis, *trueid.TrueID) {
+	t.Helper()
+	srv := vendortest.NewLexisNexis(t, vendortest.LexisNexisOptions{HMAC: hmac})
+	hc, err := vendorhttp.New(vendorhttp.Options{RootCAs: srv.CertPool(), Environ: environ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.Close)
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ti, err := trueid.New(trueid.Config{
+		BaseURL: srv.URL, AccountID: vendortest.LNTrueIDAccountID,
+		Username: vendortest.LNUsername, Password: proofline.Secret(vendortest.LNPassword),
+		HMACAuthEnabled: hmac, HMACKeyID: vendortest.LNHMACKeyID, HMACSecretKey: proofline.Secret(vendortest.LNHMACSecret),
+		Workflows: workflows, Timeout: timeout,
+		NewID: func() string { return "00000000-0000-4000-8000-000000000042" },
+	}, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, ti
+}
+
+func images(scenario string, selfie bool) *proofer.DocumentImages {
+	img := &proofer.DocumentImages{Front: vendortest.TrueIDImage(scenario), Back: []byte("synthetic back image")}
+	if selfie {
+		img.Selfie, img.LivenessCheckingEnabled = []byte("synthetic selfie"), true
+	}
+	return img
+}
+
+func TestScenarios(t *testing.T) {
+	t.Parallel()
+	for _, hmac := range []bool{false, true} {
+		srv, ti := setup(t, hmac, 0)
+		for _, c := range []struct {
+			scenario string
+			selfie   bool
+			errors   map[string][]string
+			result   string
+		}{
+			{vendortest.TIPass, false, map[string][]string{}, "Passed"},
+			{vendortest.TIPass, true, map[string][]string{}, "Passed"},
+			{vendortest.TIGlare, false, map[string][]string{"back": {"glare_low"}, "general": {"glare_low"}}, "Failed"},
+			{vendortest.TIDPI, false, map[string][]string{"front": {"dpi_low"}, "general": {"dpi_low"}}, "Failed"},
+			{vendortest.TIExpired, false, map[string][]string{"general": {"doc_expired_check"}}, "Failed"},
+			{vendortest.TIPhoto, false, map[string][]string{"front": {"visible_photo_check"}, "general": {"visible_photo_check"}}, "Failed"},
+			{vendortest.TIManyBack, false, map[string][]string{"back": {"multiple_back_id_failures"}, "general": {"multiple_back_id_failures"}}, "Failed"},
+			{vendortest.TIManyMixed, false, map[string][]string{"general": {"general_error"}}, "Attention"},
+			{vendortest.TIPassport, false, map[string][]string{"general": {"doc_type_check"}}, "Passed"},
+			{vendortest.TINotLive, true, map[string][]string{"selfie": {"selfie_not_live_or_poor_quality"}}, "Passed"},
+			{vendortest.TIFaceFail, true, map[string][]string{"selfie": {"selfie_failure"}}, "Passed"},
+		} {
+			vr, err := ti.AuthenticateDocument(context.Background(), images(c.scenario, c.selfie))
+			if err != nil {
+				t.Fatalf("%s: %v", c.scenario, err)
+			}
+			if !reflect.DeepEqual(vr.Errors, c.errors) || vr.DocResult != c.result || !vr.Billed || vr.Vendor != trueid.Name || vr.TransactionID != "70000000000001" {
+				t.Errorf("%s (selfie %v): errors %v result %q billed %v", c.scenario, c.selfie, vr.Errors, vr.DocResult, vr.Billed)
+			}
+			pii := vr.PIIFromDoc
+			if pii == nil || pii.FirstName != "TESTY" || pii.DOB != "1984-02-09" || pii.Zipcode != "20190" || pii.StateIDNumber != "T1234567" || pii.StateIDJurisdiction != "VA" {
+				t.Errorf("%s: pii %#v", c.scenario, pii)
+			}
+			if len(vr.Alerts) < 4 {
+				t.Errorf("%s: alerts %v", c.scenario, vr.Alerts)
+			}
+		}
+		for _, r := range srv.Requests() {
+			if !r.AuthOK {
+				t.Errorf("hmac=%v: server refused %s", hmac, r.Path)
+			}
+		}
+	}
+}
+
+func TestExceptions(t *testing.T) {
+	t.Parallel()
+	_, ti := setup(t, true, 300*time.Millisecond)
+	for _, c := range []struct {
+		scenario, msg string
+		timeout       bool
+	}{
+		{vendortest.TIStatus500, "Unexpected status code '500' (text/html)", false},
+		{vendortest.TIMalformed, "malformed vendor response (status 200, application/json)", false},
+		{vendortest.TICommunication, "TrueID returned no result (communications_error)", false},
+		{vendortest.TISlow, vendorhttp.MsgTimeout, true},
+	} {
+		_, err := ti.AuthenticateDocument(context.Background(), images(c.scenario, false))
+		var ve *proofer.VendorError
+		if !errors.As(err, &ve) || ve.Message != c.msg || ve.Timeout != c.timeout {
+			t.Errorf("%s: %v", c.scenario, err)
+		}
+	}
+}
+
+func TestGoldenRequestBody(t *testing.T) {
+	t.Parallel()
+	srv, ti := setup(t, false, 0)
+	if _, err := ti.AuthenticateDocument(context.Background(), images(vendortest.TIPass, true)); err != nil {
+		t.Fatal(err)
+	}
+	rs := srv.Requests()
+	if len(rs) != 1 || !strings.Contains(rs[0].Path, "/workflows/"+workflows.LivenessCropping+"/conversations") {
+		t.Fatalf("requests %+v", rs)
+	}
+	path := filepath.Join("testdata", "trueid_request.json")
+	if *update {
+		_ = os.WriteFile(path, rs[0].Body, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rs[0].Body, want) {
+		t.Errorf("body differs:\n got %s\nwant %s", rs[0].Body, want)
+	}
+}
+
+func TestThroughForwardProxy(t *testing.T) {
+	t.Parallel()
+	proxy := vendortest.NewProxy(t)
+	srv, ti := setup(t, true, 0, "HTTPS_PROXY="+proxy.URL)
+	if _, err := ti.AuthenticateDocument(context.Background(), images(vendortest.TIPass, false)); err != nil {
+		t.Fatal(err)
+	}
+	if proxy.Connects(strings.TrimPrefix(srv.URL, "https://")) != 1 {
+		t.Errorf("not through the proxy")
+	}
+}
+
+// TestSeedCorpus harvests the server's answers (run with -update).
+func TestSeedCorpus(t *testing.T) {
+	if !*update {
+		t.Skip("run with -update to rewrite testdata/fuzz")
+	}
+	srv, _ := setup(t, false, 0)
+	h := http.Header{"Content-Type": {"application/json"}}
+	req, _ := http.NewRequest("POST", "/", nil)
+	req.SetBasicAuth(vendortest.LNUsername, vendortest.LNPassword)
+	h.Set("Authorization", req.Header.Get("Authorization"))
+	for _, sc := range []string{vendortest.TIPass, vendortest.TIGlare, vendortest.TIExpired, vendortest.TIManyMixed, vendortest.TIPassport, vendortest.TICommunication, vendortest.TINotLive} {
+		wf := workflows.NoLivenessCropping
+		selfie := ""
+		if sc == vendortest.TINotLive {
+			wf, selfie = workflows.LivenessCropping, `,"Selfie":"c2VsZmll"`
+		}
+		body := []byte(`{"Type":"Initiate","Settings":{"Reference":"r"},"Document":{"Front":"` + b64(vendortest.TrueIDImage(sc)) + `","Back":"YmFjaw==","DocumentType":"DriversLicense"` + selfie + `}}`)
+		url := srv.URL + "/restws/identity/v3/accounts/" + vendortest.LNTrueIDAccountID + "/workflows/" + wf + "/conversations"
+		vendortest.WriteCorpusFile(t, filepath.Join("testdata", "fuzz", "FuzzEvaluate"), sc, vendortest.Fetch(t, srv.Client(), url, h, body))
+	}
+}
+
+// FuzzEvaluate: any body parses and evaluates without panic, and the
+// outcome is coherent.
+func FuzzEvaluate(f *testing.F) {
+	f.Add([]byte(`{"Status":{"TransactionStatus":"passed"},"Products":[{"ProductType":"TrueID","ParameterDetails":[]}]}`))
+	hc, _ := vendorhttp.New(vendorhttp.Options{})
+	ti, err := trueid.New(trueid.Config{BaseURL: "https://x.test", AccountID: "a", Username: "u", Password: proofline.Secret("p"), Workflows: workflows}, hc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := trueid.ParseResponse(body)
+		if err != nil {
+			return
+		}
+		if r.TrueID == nil {
+			return
+		}
+		for _, live := range []bool{false, true} {
+			vr := ti.Evaluate(r, live)
+			for field, codes := range vr.Errors {
+				if len(codes) == 0 || !map[string]bool{"general": true, "front": true, "back": true, "selfie": true}[field] {
+					t.Fatalf("errors %v", vr.Errors)
+				}
+			}
+			if vr.PIIFromDoc != nil && vr.PIIFromDoc.DOB != "" {
+				if _, err := time.Parse("2006-01-02", vr.PIIFromDoc.DOB.Reveal()); err != nil {
+					t.Fatalf("dob %q", vr.PIIFromDoc.DOB.Reveal())
+				}
+			}
+		}
+	})
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -1,0 +1,301 @@
+package web_test
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proofline/proofline/config"
+
+	"github.com/proofline/proofline/server/web"
+)
+
+// client is a browser without JavaScript: it follows redirects, keeps
+// cookies, posts forms and follows <meta http-equiv=refresh> by reloading.
+type client struct {
+	t    *testing.T
+	e    *env
+	http *http.Client
+	// last page
+	path string
+	body string
+	resp *http.Response
+}
+
+func newClient(t *testing.T, e *env) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, e: e, http: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
+}
+
+func (c *client) do(req *http.Request) {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	c.resp, c.body, c.path = resp, string(b), resp.Request.URL.Path
+}
+
+func (c *client) get(p string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.e.base+p, nil)
+	c.do(req)
+}
+
+func (c *client) post(p string, form url.Values) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.e.base+p, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	c.do(req)
+}
+
+var (
+	csrfRE    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	captureRE = regexp.MustCompile(`name="capture_id" value="([0-9a-f]{32})"`)
+	uploadRE  = regexp.MustCompile(`data-side="(\w+)" data-upload-url="([^"]+)"`)
+)
+
+func (c *client) csrf() string {
+	c.t.Helper()
+	m := csrfRE.FindStringSubmatch(c.body)
+	if m == nil {
+		c.t.Fatalf("no csrf token on %s", c.path)
+	}
+	return m[1]
+}
+
+func (c *client) field(name string) string {
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(c.body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// waitPast reloads the waiting page, as its meta refresh does, until the
+// flow moves on.
+func (c *client) waitPast() {
+	c.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for c.path == "/verify/wait" {
+		if !strings.Contains(c.body, `http-equiv="refresh"`) {
+			c.t.Fatal("waiting page without a meta refresh")
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal("still waiting")
+		}
+		time.Sleep(50 * time.Millisecond) // the meta refresh, shortened
+		c.get("/verify/wait")
+	}
+}
+
+// document does the capture step the way app.js does it, in Go.
+func (c *client) document(back []byte) {
+	c.t.Helper()
+	if c.path != "/verify/document" {
+		c.t.Fatalf("on %s", c.path)
+	}
+	form := url.Values{"csrf_token": {c.csrf()}}
+	captureID := captureRE.FindStringSubmatch(c.body)[1]
+	form.Set("capture_id", captureID)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	form.Set("encryption_key", base64.StdEncoding.EncodeToString(key))
+	block, _ := aes.NewCipher(key)
+	gcm, _ := cipher.NewGCM(block)
+	images := map[string][]byte{"front": testPNG(c.t, 3), "back": back}
+	for _, m := range uploadRE.FindAllStringSubmatch(c.body, -1) {
+		side, u := m[1], html.UnescapeString(m[2])
+		iv := make([]byte, 12)
+		_, _ = rand.Read(iv)
+		var aad []byte // what the browser binds each image to
+		if web.BindImageAAD {
+			aad = web.ImageAAD(captureID, side)
+		}
+		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(gcm.Seal(nil, iv, images[side], aad)))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := c.http.Do(req)
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			c.t.Fatalf("upload %s: %v %v", side, err, resp)
+		}
+		resp.Body.Close()
+		form.Set(side+"_image_url", u)
+		form.Set(side+"_image_iv", base64.StdEncoding.EncodeToString(iv))
+	}
+	c.post("/verify/document", form)
+}
+
+func infoForm(c *client, ssn string) url.Values {
+	f := url.Values{"csrf_token": {c.csrf()}, "ssn": {ssn}}
+	for _, n := range []string{"first_name", "middle_name", "last_name", "dob", "address1", "address2", "city", "state", "zipcode"} {
+		f.Set(n, c.field(n))
+	}
+	return f
+}
+
+// TestNoJavaScriptInformationAndPhone runs the information and phone steps
+// with plain form posts and meta refresh.
+func TestNoJavaScriptInformationAndPhone(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	c := newClient(t, e)
+	c.get("/")
+	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
+	c.document([]byte(susanYAML))
+	c.waitPast()
+	if c.path != "/verify/info" || c.field("first_name") != "SUSAN" || c.field("dob") != "1985-03-04" {
+		t.Fatalf("on %s, first_name %q", c.path, c.field("first_name"))
+	}
+
+	// A validation error re-renders the form (400) with the values kept.
+	f := infoForm(c, "12-34")
+	c.post("/verify/info", f)
+	if c.resp.StatusCode != http.StatusBadRequest || !strings.Contains(c.body, `id="ssn-error"`) || c.field("first_name") != "SUSAN" {
+		t.Fatalf("bad ssn: %d on %s", c.resp.StatusCode, c.path)
+	}
+	// A vendor exception: "could not reach the service", not counted; Try again.
+	f = infoForm(c, "123-45-6789")
+	f.Set("first_name", "Failing")
+	c.post("/verify/info", f)
+	c.waitPast()
+	if c.path != "/verify/error" || !strings.Contains(c.body, `id="service-error"`) {
+		t.Fatalf("exception: on %s", c.path)
+	}
+	c.post("/verify/retry", url.Values{"csrf_token": {c.csrf()}})
+	if c.path != "/verify/info" || c.field("first_name") != "Failing" {
+		t.Fatalf("retry after exception: on %s", c.path)
+	}
+	f = infoForm(c, "123-45-6789")
+	f.Set("first_name", "SUSAN")
+	c.post("/verify/info", f)
+	c.waitPast()
+	if c.path != "/verify/phone" {
+		t.Fatalf("after info: on %s", c.path)
+	}
+	c.post("/verify/phone", url.Values{"csrf_token": {c.csrf()}, "phone": {"7035555555"}})
+	c.waitPast()
+	if c.path != "/verify/phone" || !strings.Contains(c.body, `id="phone-error"`) {
+		t.Fatalf("unverified phone: on %s", c.path)
+	}
+	c.post("/verify/phone", url.Values{"csrf_token": {c.csrf()}, "phone": {"(703) 555-1212"}})
+	c.waitPast()
+	if c.path != "/verify/done" || !strings.Contains(c.body, "•••-••-6789") || strings.Contains(c.body, "123-45-6789") {
+		t.Fatalf("done: on %s", c.path)
+	}
+	e.noPIIInURLsOrLogs("SUSAN", "SMITH", "123-45-6789", "7035551212", "7035555555")
+}
+
+func TestSecurity(t *testing.T) {
+	t.Parallel()
+	// Vendors answer after 300 ms so that a waiting page (with its result
+	// id) is shown.
+	e := startWith(t, func(c *config.Config) { c.IDVMaxAttempts = 2 }, measureLatency)
+	c := newClient(t, e)
+	c.get("/")
+	h := c.resp.Header
+	for k, want := range map[string]string{
+		"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+	} {
+		if h.Get(k) != want {
+			t.Errorf("%s: %q, want %q", k, h.Get(k), want)
+		}
+	}
+	cspv := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
+		if !strings.Contains(cspv, want) {
+			t.Errorf("CSP %q lacks %q", cspv, want)
+		}
+	}
+	if strings.Contains(cspv, "unsafe-inline") || strings.Contains(c.body, "<script>") || strings.Contains(c.body, "style=") {
+		t.Error("inline script or style")
+	}
+	sc := c.resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("cookie %q lacks %s", sc, want)
+		}
+	}
+	if len(sc) > 4000 {
+		t.Errorf("cookie is %d bytes", len(sc))
+	}
+
+	// No or a wrong CSRF token, or a cross-site post: 403.
+	c.post("/verify/start", url.Values{})
+	if c.resp.StatusCode != http.StatusForbidden {
+		t.Errorf("no token: %d", c.resp.StatusCode)
+	}
+	c.post("/verify/start", url.Values{"csrf_token": {"x"}})
+	if c.resp.StatusCode != http.StatusForbidden {
+		t.Errorf("bad token: %d", c.resp.StatusCode)
+	}
+	c.get("/")
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/verify/start", strings.NewReader("csrf_token="+url.QueryEscape(c.csrf())))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	c.do(req)
+	if c.resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site: %d", c.resp.StatusCode)
+	}
+
+	// The upload origin is in connect-src of the document page.
+	c.get("/")
+	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
+	if !strings.Contains(c.resp.Header.Get("Content-Security-Policy"), "connect-src 'self' "+e.base) {
+		t.Errorf("document CSP %q", c.resp.Header.Get("Content-Security-Policy"))
+	}
+	c.document([]byte("friendly_error: Blurry.\n"))
+	// A result_id bound to another session, or none, is 404.
+	other := newClient(t, e)
+	other.get("/")
+	other.post("/verify/start", url.Values{"csrf_token": {other.csrf()}})
+	other.document([]byte(susanYAML))
+	c.get("/verify/status/00000000000000000000000000000000")
+	if c.resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown result id: %d", c.resp.StatusCode)
+	}
+	// The other session's result id is in its events URL; this session may not read it.
+	m := regexp.MustCompile(`/verify/status/([0-9a-zA-Z_-]+)`).FindStringSubmatch(other.body)
+	if m == nil {
+		t.Fatalf("the other session is on %s, not waiting", other.path)
+	}
+	{
+		c.get(m[0])
+		if c.resp.StatusCode != http.StatusNotFound {
+			t.Errorf("another session's result id: %d", c.resp.StatusCode)
+		}
+		c.get("/verify/events/" + m[1])
+		if c.resp.StatusCode != http.StatusNotFound {
+			t.Errorf("another session's events: %d", c.resp.StatusCode)
+		}
+	}
+
+	// Failures are counted (timeouts and exceptions are not). Two failures
+	// with idv_max_attempts 2: the limit page.
+	c.get("/verify/wait")
+	c.waitPast()
+	if c.path != "/verify/document" || !strings.Contains(c.body, "Blurry.") {
+		t.Fatalf("failed document: on %s", c.path)
+	}
+	c.document([]byte("friendly_error: Blurry.\n"))
+	c.waitPast()
+	if c.path != "/verify/limit" || c.resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("after 2 failures: %d on %s", c.resp.StatusCode, c.path)
+	}
+	c.get("/verify/document")
+	if c.path != "/verify/limit" {
+		t.Errorf("document page reachable past the limit: %s", c.path)
+	}
+}
