@@ -58,6 +58,15 @@ type Applicant struct {
 	StateIDNumber       PII `json:"state_id_number,omitempty"`
 	StateIDJurisdiction PII `json:"state_id_jurisdiction,omitempty"`
 	StateIDType         PII `json:"state_id_type,omitempty"`
+	// Optional facts from the ID that the state-ID (AAMVA) check compares
+	// when known.
+	NameSuffix        PII `json:"name_suffix,omitempty"`
+	Sex               PII `json:"sex,omitempty"`
+	Height            PII `json:"height,omitempty"`
+	Weight            PII `json:"weight,omitempty"`
+	EyeColor          PII `json:"eye_color,omitempty"`
+	StateIDIssued     PII `json:"state_id_issued,omitempty"`
+	StateIDExpiration PII `json:"state_id_expiration,omitempty"`
 }
 
 func (Applicant) String() string                  { return "Applicant" + Redacted }
@@ -78,6 +87,14 @@ type DocumentPII struct {
 	StateIDNumber       PII `json:"state_id_number"`
 	StateIDJurisdiction PII `json:"state_id_jurisdiction"`
 	StateIDType         PII `json:"state_id_type"`
+	// Read when the document carries them.
+	Address2           PII `json:"address2,omitempty"`
+	NameSuffix         PII `json:"name_suffix,omitempty"`
+	Sex                PII `json:"sex,omitempty"`
+	Height             PII `json:"height,omitempty"`
+	StateIDExpiration  PII `json:"state_id_expiration,omitempty"`
+	StateIDIssued      PII `json:"state_id_issued,omitempty"`
+	IssuingCountryCode PII `json:"issuing_country_code,omitempty"`
 }
 
 func (DocumentPII) String() string                  { return "DocumentPII" + Redacted }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -382,4 +383,58 @@ func FuzzVerifyCallback(f *testing.F) {
 			t.Fatalf("refusal with code %s", proofline.ErrorCode(err))
 		}
 	})
+}
+
+// fillPII sets every PII field of the struct v points to a distinct value.
+func fillPII(v any) {
+	rv := reflect.ValueOf(v).Elem()
+	for i := range rv.NumField() {
+		if f := rv.Field(i); f.Type() == reflect.TypeFor[proofline.PII]() {
+			f.SetString(canary + rv.Type().Field(i).Name)
+		}
+	}
+}
+
+// Every PII field, including ones added later, travels in revealed JSON: a
+// field missing from the wire form would be silently dropped from sealed
+// payloads and results.
+func TestRevealedJSONCarriesEveryPIIField(t *testing.T) {
+	t.Parallel()
+	var doc proofline.DocumentPII
+	fillPII(&doc)
+	b, err := (&proofline.Result{PIIFromDoc: &doc}).MarshalRevealed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back proofline.Result
+	if err := json.Unmarshal(b, &back); err != nil || back.PIIFromDoc == nil || *back.PIIFromDoc != doc {
+		t.Fatalf("document PII lost a field: %s", b)
+	}
+	for _, kind := range []proofline.Kind{proofline.KindResolution, proofline.KindAddress} {
+		var a proofline.Applicant
+		fillPII(&a)
+		h := proofline.Envelope{Kind: kind, ResultID: proofline.NewResultID(), CallbackURL: "https://idp.example/cb", Deadline: time.Now().Add(time.Minute)}
+		p := &proofline.Payload{CallbackSecret: make([]byte, 32)}
+		if kind == proofline.KindResolution {
+			p.Resolution = &proofline.ResolutionArgs{Applicant: a}
+		} else {
+			p.Address = &proofline.AddressArgs{Applicant: a}
+		}
+		r := ring(t, "k1")
+		env, err := proofline.SealEnvelope(r, h, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := env.Open(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotA := got.Address
+		if kind == proofline.KindResolution {
+			gotA = &proofline.AddressArgs{Applicant: got.Resolution.Applicant}
+		}
+		if gotA.Applicant != a {
+			t.Errorf("%s payload lost an applicant field", kind)
+		}
+	}
 }

@@ -24,6 +24,13 @@ type applicantWire struct {
 	StateIDNumber       string `json:"state_id_number,omitempty"`
 	StateIDJurisdiction string `json:"state_id_jurisdiction,omitempty"`
 	StateIDType         string `json:"state_id_type,omitempty"`
+	NameSuffix          string `json:"name_suffix,omitempty"`
+	Sex                 string `json:"sex,omitempty"`
+	Height              string `json:"height,omitempty"`
+	Weight              string `json:"weight,omitempty"`
+	EyeColor            string `json:"eye_color,omitempty"`
+	StateIDIssued       string `json:"state_id_issued,omitempty"`
+	StateIDExpiration   string `json:"state_id_expiration,omitempty"`
 }
 
 func (a *Applicant) wire() applicantWire {
@@ -32,7 +39,9 @@ func (a *Applicant) wire() applicantWire {
 		DOB: string(a.DOB), SSN: string(a.SSN), Address1: string(a.Address1), Address2: string(a.Address2),
 		City: string(a.City), State: string(a.State), Zipcode: string(a.Zipcode), Phone: string(a.Phone),
 		StateIDNumber: string(a.StateIDNumber), StateIDJurisdiction: string(a.StateIDJurisdiction),
-		StateIDType: string(a.StateIDType),
+		StateIDType: string(a.StateIDType), NameSuffix: string(a.NameSuffix), Sex: string(a.Sex),
+		Height: string(a.Height), Weight: string(a.Weight), EyeColor: string(a.EyeColor),
+		StateIDIssued: string(a.StateIDIssued), StateIDExpiration: string(a.StateIDExpiration),
 	}
 }
 
@@ -48,6 +57,13 @@ type documentPIIWire struct {
 	StateIDNumber       string `json:"state_id_number"`
 	StateIDJurisdiction string `json:"state_id_jurisdiction"`
 	StateIDType         string `json:"state_id_type"`
+	Address2            string `json:"address2,omitempty"`
+	NameSuffix          string `json:"name_suffix,omitempty"`
+	Sex                 string `json:"sex,omitempty"`
+	Height              string `json:"height,omitempty"`
+	StateIDExpiration   string `json:"state_id_expiration,omitempty"`
+	StateIDIssued       string `json:"state_id_issued,omitempty"`
+	IssuingCountryCode  string `json:"issuing_country_code,omitempty"`
 }
 
 func (d *DocumentPII) wire() *documentPIIWire {
@@ -58,7 +74,9 @@ func (d *DocumentPII) wire() *documentPIIWire {
 		FirstName: string(d.FirstName), MiddleName: string(d.MiddleName), LastName: string(d.LastName),
 		Address1: string(d.Address1), City: string(d.City), State: string(d.State), Zipcode: string(d.Zipcode),
 		DOB: string(d.DOB), StateIDNumber: string(d.StateIDNumber), StateIDJurisdiction: string(d.StateIDJurisdiction),
-		StateIDType: string(d.StateIDType),
+		StateIDType: string(d.StateIDType), Address2: string(d.Address2), NameSuffix: string(d.NameSuffix),
+		Sex: string(d.Sex), Height: string(d.Height), StateIDExpiration: string(d.StateIDExpiration),
+		StateIDIssued: string(d.StateIDIssued), IssuingCountryCode: string(d.IssuingCountryCode),
 	}
 }
 
