@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +253,13 @@ func FuzzEvaluate(f *testing.F) {
 				if len(codes) == 0 || !map[string]bool{"general": true, "front": true, "back": true, "selfie": true}[field] {
 					t.Fatalf("errors %v", vr.Errors)
 				}
+			}
+			// Every failure names a general code; a success names a type we asked for.
+			if len(vr.Errors) > 0 && len(vr.Errors["general"]) != 1 {
+				t.Fatalf("errors without one general code: %v", vr.Errors)
+			}
+			if vr.Success() && (vr.PIIFromDoc == nil || !slices.Contains([]string{"drivers_license", "identification_card", "state_id_card"}, vr.PIIFromDoc.StateIDType.Reveal())) && r.TrueID["IDAUTH_FIELD_DATA"] != nil {
+				t.Fatalf("success with state_id_type %v", vr.PIIFromDoc)
 			}
 			if vr.PIIFromDoc != nil && vr.PIIFromDoc.DOB != "" {
 				if _, err := time.Parse("2006-01-02", vr.PIIFromDoc.DOB.Reveal()); err != nil {
