@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -165,7 +164,7 @@ var errAlertName = errors.New("trueid: an alert name cannot be read")
 // Alert_<n>_AuthenticationResult ("Passed" passes, anything else, missing
 // included, fails).
 func parseAlerts(g map[string][]string) ([]Alert, error) {
-	byN := map[int]*Alert{}
+	byNum := map[string]*Alert{} // by the number as written ("1" and "01" are two alerts)
 	for key, vals := range g {
 		if !strings.HasPrefix(key, "Alert_") || !strings.HasSuffix(key, "_AlertName") {
 			continue
@@ -174,7 +173,6 @@ func parseAlerts(g map[string][]string) ([]Alert, error) {
 		if m == nil || len(vals) == 0 || strings.TrimSpace(vals[0]) == "" {
 			return nil, errAlertName
 		}
-		n, _ := strconv.Atoi(m[1])
 		a := &Alert{Name: strings.TrimSpace(vals[0])}
 		if res := g["Alert_"+m[1]+"_AuthenticationResult"]; len(res) > 0 {
 			a.Result = strings.TrimSpace(res[0])
@@ -182,16 +180,23 @@ func parseAlerts(g map[string][]string) ([]Alert, error) {
 		if e, ok := alertErrors[a.Name]; ok {
 			a.Side = e[0]
 		}
-		byN[n] = a
+		byNum[m[1]] = a
 	}
-	ns := make([]int, 0, len(byN))
-	for n := range byN {
-		ns = append(ns, n)
+	nums := make([]string, 0, len(byNum))
+	for n := range byNum {
+		nums = append(nums, n)
 	}
-	sort.Ints(ns)
-	out := make([]Alert, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, *byN[n])
+	slices.SortFunc(nums, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		if x != y {
+			return x - y
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]Alert, 0, len(nums))
+	for _, n := range nums {
+		out = append(out, *byNum[n])
 	}
 	return out, nil
 }
