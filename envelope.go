@@ -80,6 +80,10 @@ type DocumentArgs struct {
 	// be swapped for a back or moved to another capture. The browser flow
 	// always binds; API callers opt in.
 	AADBinding bool `json:"aad_binding,omitempty"`
+	// PersonRef is the IdP's reference of the person ("<uuid_prefix>:<uuid>",
+	// not PII), sent to the document vendor as its request reference; empty
+	// means a random one.
+	PersonRef string `json:"person_ref,omitempty"`
 }
 
 // ImageRef names one encrypted image in the blob store.

@@ -45,6 +45,10 @@ type Stage struct {
 	Success       bool   `json:"success"`
 	TimedOut      bool   `json:"timed_out,omitempty"`
 	Exception     bool   `json:"exception,omitempty"`
+	// MVATimeout: the state's DMV did not answer the state-ID vendor in
+	// time (AAMVA fault 0047). The stage is an exception, not a vendor
+	// timeout: the vendor answered.
+	MVATimeout bool `json:"mva_timeout,omitempty"`
 }
 
 // Alert is one document-authentication alert, as the vendor named it.

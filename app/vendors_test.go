@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"log/slog"
 	"net"
@@ -179,7 +180,8 @@ func TestRealVendorsEndToEnd(t *testing.T) {
 			map[string]any{"state_id_number": []any{"UNVERIFIED"}, "dob": []any{"MISSING"}, "first_name": []any{"MISSING"}, "last_name": []any{"MISSING"}}, nil, false, [][2]string{ivStage, stStage}},
 		{"state id jurisdiction", applicant(set("state_id_jurisdiction", "PR")), map[string]any{"state_id_jurisdiction": []any{"The jurisdiction could not be verified."}}, nil, false, [][2]string{ivStage, stStage}},
 		{"DMV unavailable", applicant(set("state_id_number", vendortest.AAMVAFault0001)), map[string]any{}, "DMV unavailable (ExceptionId: 0001)", false, [][2]string{ivStage, stStage}},
-		{"DMV timeout", applicant(set("state_id_number", vendortest.AAMVAMVATimeout)), map[string]any{}, "vendor timed out", true, [][2]string{ivStage, stStage}},
+		// Fault 0047: the state's DMV timed out; AAMVA answered, so an exception.
+		{"DMV timeout", applicant(set("state_id_number", vendortest.AAMVAMVATimeout)), map[string]any{}, "DMV timed out (ExceptionId: 0047 ; ExceptionId: 0048)", false, [][2]string{ivStage, stStage}},
 	} {
 		r := resolution(c.a)
 		if r["success"] != false || !reflect.DeepEqual(errorsOf(r), c.errors) || r["exception"] != c.exception || r["timed_out"] != c.timedOut {
@@ -208,7 +210,7 @@ func TestRealVendorsEndToEnd(t *testing.T) {
 	if r := addr("7035550100"); r["success"] != true || !reflect.DeepEqual(stages(r), [][2]string{pfStage}) {
 		t.Errorf("address success: %v", r)
 	}
-	if r := addr(vendortest.PFUnverifiedPhone); r["success"] != false || !reflect.DeepEqual(errorsOf(r), map[string]any{"phone": []any{"The phone number could not be verified."}}) {
+	if r := addr(vendortest.PFUnverifiedPhone); r["success"] != false || !reflect.DeepEqual(errorsOf(r), map[string]any{"phone": []any{"The phone number could not be verified."}, "base": []any{"Verification failed with code: 'phone_finder_fail'"}}) {
 		t.Errorf("address unverified: %v", r)
 	}
 	if r := addr(vendortest.PFStatus500Phone); r["exception"] != "Unexpected status code '500' (text/html)" || r["timed_out"] != false {
@@ -243,8 +245,28 @@ func TestRealVendorsEndToEnd(t *testing.T) {
 	if r := doc(vendortest.TIGlare, false); r["success"] != false || !reflect.DeepEqual(errorsOf(r), map[string]any{"back": []any{"glare_low"}, "general": []any{"glare_low"}}) {
 		t.Errorf("document glare: %v", r)
 	}
-	if r := doc(vendortest.TINotLive, true); r["success"] != false || !reflect.DeepEqual(errorsOf(r), map[string]any{"selfie": []any{"selfie_not_live_or_poor_quality"}}) {
+	if r := doc(vendortest.TINotLive, true); r["success"] != false || !reflect.DeepEqual(errorsOf(r), map[string]any{"general": []any{"selfie_not_live_or_poor_quality"}, "selfie": []any{"selfie_not_live_or_poor_quality"}}) {
 		t.Errorf("document selfie: %v", r)
+	}
+	// TrueID "passed" without naming the document class: not a success.
+	if r := doc(vendortest.TIUnknownClass, false); r["success"] != false || !reflect.DeepEqual(errorsOf(r), map[string]any{"general": []any{"general_error"}, "front": []any{"general_error"}, "back": []any{"general_error"}}) {
+		t.Errorf("document of unknown class: %v", r)
+	}
+	// The IdP's person_ref is TrueID's request Reference; one that is not a
+	// plain reference is refused.
+	req, _ := e.capture(vendortest.TrueIDImage(vendortest.TIIDCard), []byte("back"))
+	req["person_ref"] = "Jane Doe <jane@example.org>"
+	if r := e.do("POST", "/api/v1/proofing/document", req); r.status != 400 || !strings.Contains(string(r.raw), `"field":"person_ref"`) || strings.Contains(string(r.raw), "Jane") {
+		t.Errorf("bad person_ref: %d %s", r.status, r.raw)
+	}
+	req["person_ref"] = "sp-app-1:7d9f4c2e-5b1a-4e8f-9c3d-2a6b8e0f1d47"
+	if r := e.proof("document", req); r["success"] != true || r["pii_from_doc"].(map[string]any)["state_id_type"] != "identification_card" {
+		t.Errorf("identification card: %v", r)
+	}
+	var sent struct{ Settings struct{ Reference string } }
+	rs := rv.ln.Requests()
+	if err := json.Unmarshal(rs[len(rs)-1].Body, &sent); err != nil || sent.Settings.Reference != req["person_ref"] {
+		t.Errorf("TrueID Reference %q, want the person_ref", sent.Settings.Reference)
 	}
 	if r := doc(vendortest.TISlow, false); r["timed_out"] != true || r["exception"] != "vendor timed out" {
 		t.Errorf("document timeout: %v", r)

@@ -259,6 +259,7 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 		Back:                    plain["back"],
 		Selfie:                  plain["selfie"],
 		LivenessCheckingEnabled: args.LivenessCheckingEnabled,
+		PersonRef:               args.PersonRef,
 	}
 	vr := p.runStage(ctx, j, StageDocument, p.Document, func(ctx context.Context) (*VendorResult, error) {
 		return p.Document.AuthenticateDocument(ctx, di)
@@ -364,6 +365,8 @@ func (p *Proofer) runStage(ctx context.Context, j *job, stage string, v interfac
 		outcome = "timeout"
 	case err != nil:
 		st.Exception = true
+		var ve *VendorError
+		st.MVATimeout = errors.As(err, &ve) && ve.MVATimeout
 		j.exception(exceptionMessage(err))
 		outcome = "exception"
 	case vr == nil:

@@ -54,15 +54,25 @@ type VendorError struct {
 	Vendor  string
 	Message string
 	Timeout bool
-	Cause   error // for operators; never shown
+	// MVATimeout (state-ID vendors): the state's DMV did not answer the
+	// vendor in time (AAMVA fault 0047). The vendor itself answered, so it
+	// is an exception, not a vendor timeout; the stage records it.
+	MVATimeout bool
+	Cause      error // for operators; never shown
 }
 
 func (e *VendorError) Error() string { return e.Vendor + ": " + e.Message }
-func (e *VendorError) Unwrap() error {
+
+// Unwrap is the cause and, for a timeout, ErrVendorTimeout.
+func (e *VendorError) Unwrap() []error {
+	var out []error
 	if e.Timeout {
-		return ErrVendorTimeout
+		out = append(out, ErrVendorTimeout)
 	}
-	return e.Cause
+	if e.Cause != nil {
+		out = append(out, e.Cause)
+	}
+	return out
 }
 
 // ResolutionVendor resolves name, date of birth, SSN and address.
@@ -88,6 +98,9 @@ type AddressVendor interface {
 type DocumentImages struct {
 	Front, Back, Selfie     []byte
 	LivenessCheckingEnabled bool
+	// PersonRef is the IdP's non-PII reference of the person
+	// ("<uuid_prefix>:<uuid>"), sent to vendors that take one; "" for none.
+	PersonRef string
 }
 
 // DocumentVendor authenticates an ID document from its images.

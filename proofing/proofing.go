@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
@@ -195,7 +196,15 @@ type DocumentRequest struct {
 	// as AES-GCM additional data (recommended; without it the original
 	// design's format, no additional data, is read).
 	AADBinding bool `json:"aad_binding,omitempty"`
+	// PersonRef is the IdP's reference of the person, "<uuid_prefix>:<uuid>"
+	// (its service provider id and user uuid; not PII): at most 128 of
+	// A-Z a-z 0-9 : _ -. The document vendor gets it as its request
+	// reference (TrueID's Settings.Reference); without it a random one.
+	PersonRef string `json:"person_ref,omitempty"`
 }
+
+// personRefRE is what a person_ref may hold.
+var personRefRE = regexp.MustCompile(`^[A-Za-z0-9:_-]{0,128}$`)
 
 // StartResolution validates r and starts a resolution job. Validation
 // failures are a *proofline.ValidationError naming each bad field.
@@ -245,6 +254,11 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 		v.Add("encryption_key", requiredOr(r.EncryptionKey, "must be a base64 AES-256 key (32 bytes)"))
 	}
 	args := &proofline.DocumentArgs{EncryptionKey: key, LivenessCheckingEnabled: r.LivenessCheckingEnabled, AADBinding: r.AADBinding}
+	if !personRefRE.MatchString(r.PersonRef) {
+		v.Add("person_ref", "must be at most 128 letters, digits, ':', '_' or '-'")
+	} else {
+		args.PersonRef = r.PersonRef
+	}
 	image := func(side blobstore.Side, rawURL, iv string, ref *proofline.ImageRef) {
 		name := string(side) + "_image"
 		if rawURL == "" {

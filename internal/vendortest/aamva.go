@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,8 @@ const (
 	AAMVADOBMismatch   = "DOBFAIL1"   // the birth date does not match
 	AAMVAUnnamespaced  = "PLAIN123"   // an un-namespaced success response
 	AAMVAExpiredTokens = "REAUTH12"   // a fault telling the token is not valid (forces re-authentication)
+	AAMVAAddressPart   = "ADDRPART1"  // the address only partly matches: city and ZIP5 do not
+	AAMVAAddress2Fail  = "ADDR2FAIL1" // address line 2 (when sent) does not match; the rest does
 )
 
 var (
@@ -521,11 +524,105 @@ func randomHex(n int) string {
 }
 
 // indicator names of a full match.
+// matchIndicators are the indicators a verification answer may carry, in
+// the order it carries them; each is sent when its input was (the first
+// ones always are).
 var matchIndicators = []string{
-	"DriverLicenseNumberMatchIndicator", "DocumentCategoryMatchIndicator", "PersonBirthDateMatchIndicator",
+	"DriverLicenseNumberMatchIndicator", "DriverLicenseIssueDateMatchIndicator", "DriverLicenseExpirationDateMatchIndicator",
+	"DocumentCategoryMatchIndicator", "PersonBirthDateMatchIndicator", "PersonHeightMatchIndicator", "PersonSexCodeMatchIndicator",
+	"PersonWeightMatchIndicator", "PersonEyeColorMatchIndicator",
 	"PersonLastNameExactMatchIndicator", "PersonLastNameFuzzyPrimaryMatchIndicator", "PersonFirstNameExactMatchIndicator",
-	"PersonFirstNameFuzzyPrimaryMatchIndicator", "PersonMiddleNameExactMatchIndicator", "AddressLine1MatchIndicator",
+	"PersonFirstNameFuzzyPrimaryMatchIndicator", "PersonMiddleNameExactMatchIndicator", "PersonNameSuffixMatchIndicator",
+	"AddressLine1MatchIndicator", "AddressLine2MatchIndicator",
 	"AddressCityMatchIndicator", "AddressStateCodeMatchIndicator", "AddressZIP5MatchIndicator",
+}
+
+// requestOrder is the order of the request's children (Login.gov's: the
+// optional elements appended after the address, in this order).
+var requestOrder = []struct{ ns, local string }{
+	{aNSAA, "ControlData"}, {aNSNC, "DriverLicenseIdentification"}, {aNSAA, "PersonBirthDate"}, {aNSNC, "PersonName"}, {aNSAA, "Address"},
+	{aNSAA, "PersonHeightMeasure"}, {aNSAA, "PersonWeightMeasure"}, {aNSAA, "PersonEyeColorCode"}, {aNSAA, "PersonSexCode"},
+	{aNSAA, "DriverLicenseIssueDate"}, {aNSAA, "DriverLicenseExpirationDate"}, {aNSAA, "DocumentCategoryCode"},
+}
+
+// optionalInputs maps optional request elements to the indicator that
+// answers them, and the form their value must have.
+var optionalInputs = []struct {
+	ns, local, indicator, pattern string
+}{
+	{aNSNC, "PersonMiddleName", "PersonMiddleNameExactMatchIndicator", `.+`},
+	{aNSNC, "PersonNameSuffixText", "PersonNameSuffixMatchIndicator", `.+`},
+	{aNSAA, "PersonHeightMeasure", "PersonHeightMatchIndicator", `^[1-9](0[0-9]|1[01])$`},
+	{aNSAA, "PersonWeightMeasure", "PersonWeightMatchIndicator", `^[0-9]{1,3}$`},
+	{aNSAA, "PersonEyeColorCode", "PersonEyeColorMatchIndicator", `^[A-Z]{3}$`},
+	{aNSAA, "PersonSexCode", "PersonSexCodeMatchIndicator", `^[12]$`},
+	{aNSAA, "DriverLicenseIssueDate", "DriverLicenseIssueDateMatchIndicator", `^\d{4}-\d{2}-\d{2}$`},
+	{aNSAA, "DriverLicenseExpirationDate", "DriverLicenseExpirationDateMatchIndicator", `^\d{4}-\d{2}-\d{2}$`},
+	{aNSAA, "DocumentCategoryCode", "DocumentCategoryMatchIndicator", `^[123]$`},
+}
+
+// checkRequest reports what is wrong with the verification request's
+// structure ("" when nothing): its children out of order or unknown, the
+// name or address parts out of order, an optional value in the wrong form.
+func checkRequest(doc *xnode) string {
+	req := doc.first(aNSDLDV, "verifyDriverLicenseDataRequest")
+	if req == nil {
+		return "no request"
+	}
+	next := 0
+	for _, k := range req.kids {
+		c, ok := k.(*xnode)
+		if !ok {
+			continue
+		}
+		i := next
+		for i < len(requestOrder) && !(requestOrder[i].local == c.local && requestOrder[i].ns == c.uri()) {
+			i++
+		}
+		if i == len(requestOrder) {
+			return "element " + c.local + " out of order"
+		}
+		next = i + 1
+	}
+	order := func(parent *xnode, names ...string) string {
+		if parent == nil {
+			return ""
+		}
+		next := 0
+		for _, k := range parent.kids {
+			c, ok := k.(*xnode)
+			if !ok {
+				continue
+			}
+			i := next
+			for i < len(names) && names[i] != c.local {
+				i++
+			}
+			if i == len(names) {
+				return "element " + c.local + " out of order"
+			}
+			next = i
+			if c.local != "AddressDeliveryPointText" || i > 0 {
+				next = i + 1
+			}
+		}
+		return ""
+	}
+	if why := order(doc.first(aNSNC, "PersonName"), "PersonGivenName", "PersonSurName", "PersonMiddleName", "PersonNameSuffixText"); why != "" {
+		return why
+	}
+	if why := order(doc.first(aNSAA, "Address"), "AddressDeliveryPointText", "LocationCityName", "LocationStateUsPostalServiceCode", "LocationPostalCode"); why != "" {
+		return why
+	}
+	if n := len(doc.all(aNSNC, "AddressDeliveryPointText")); n > 2 {
+		return "more than two address lines"
+	}
+	for _, o := range optionalInputs {
+		if e := doc.first(o.ns, o.local); e != nil && !regexp.MustCompile(o.pattern).MatchString(e.text()) {
+			return "bad " + o.local
+		}
+	}
+	return ""
 }
 
 func (s *AAMVA) verify(w http.ResponseWriter, r *http.Request) {
@@ -593,24 +690,48 @@ func (s *AAMVA) verify(w http.ResponseWriter, r *http.Request) {
 		_, _ = fmt.Fprintf(w, "<s:Envelope><unclosed>%s", body)
 		return
 	}
+	if why := checkRequest(doc); why != "" {
+		soapFault(w, "bad request", [][2]string{{"0100", why}})
+		return
+	}
 	s.mu.Lock()
 	s.verif++
 	s.mu.Unlock()
 	values := map[string]string{}
-	for _, n := range matchIndicators {
+	for _, n := range []string{
+		"DriverLicenseNumberMatchIndicator", "PersonBirthDateMatchIndicator", "PersonLastNameExactMatchIndicator",
+		"PersonLastNameFuzzyPrimaryMatchIndicator", "PersonFirstNameExactMatchIndicator", "PersonFirstNameFuzzyPrimaryMatchIndicator",
+		"AddressLine1MatchIndicator", "AddressCityMatchIndicator", "AddressStateCodeMatchIndicator", "AddressZIP5MatchIndicator",
+	} {
 		values[n] = "true"
+	}
+	for _, o := range optionalInputs {
+		if doc.first(o.ns, o.local) != nil {
+			values[o.indicator] = "true"
+		}
+	}
+	if len(doc.all(aNSNC, "AddressDeliveryPointText")) == 2 {
+		values["AddressLine2MatchIndicator"] = "true"
 	}
 	switch {
 	case id == AAMVANoMatch || strings.Trim(id, "0") == "":
 		values = map[string]string{"DriverLicenseNumberMatchIndicator": "false"}
 	case id == AAMVADOBMismatch:
 		values["PersonBirthDateMatchIndicator"] = "false"
+	case id == AAMVAAddressPart:
+		values["AddressCityMatchIndicator"], values["AddressZIP5MatchIndicator"] = "false", "false"
+	case id == AAMVAAddress2Fail:
+		if _, ok := values["AddressLine2MatchIndicator"]; ok {
+			values["AddressLine2MatchIndicator"] = "false"
+		}
 	}
 	if id == AAMVAUnnamespaced {
 		var b strings.Builder
 		b.WriteString(`<VerifyDriverLicenseDataResponse><ControlData><TransactionLocatorId>` + c14nText(tx) + `</TransactionLocatorId></ControlData>`)
 		for _, n := range matchIndicators {
-			b.WriteString("<" + n + ">" + values[n] + "</" + n + ">")
+			if v, ok := values[n]; ok {
+				b.WriteString("<" + n + ">" + v + "</" + n + ">")
+			}
 		}
 		b.WriteString(`</VerifyDriverLicenseDataResponse>`)
 		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")

@@ -40,6 +40,7 @@ const (
 	IVUnknownFirstName   = "Nobody"    // failed, identity not found: only unmapped items fail
 	IVInvalidFirstName   = "Weird"     // TransactionStatus "pending": not a known status
 	IVDLFailFirstName    = "NoLicense" // passed overall although the DriversLicense item failed
+	IVUnmappedFirstName  = "Synth"     // an unmapped item (SynthIDCheck) fails too (combines with the markers below)
 	// These fail their items and can combine.
 	IVFailSSNMarker  = "6666"  // SSN items fail
 	IVFailZip        = "00000" // address items fail
@@ -332,6 +333,10 @@ func (s *LexisNexis) instantVerify(w http.ResponseWriter, r *http.Request, body 
 		item("DriversLicense", !dlFail, "drivers_license_fail"),
 		item("DriversLicenseVerification", true, ""),
 	}
+	unmapped := strings.Contains(first, IVUnmappedFirstName)
+	if unmapped {
+		items = append(items, item("SynthIDCheck", false, "synthetic_identity_fail"))
+	}
 	if unknown {
 		items = []any{
 			item("SynthIDCheck", false, "identity_not_found_fail"),
@@ -341,7 +346,7 @@ func (s *LexisNexis) instantVerify(w http.ResponseWriter, r *http.Request, body 
 				"ItemInformationDetails": []any{map[string]any{"Name": "InputName", "Value": first}}},
 		}
 	}
-	failed := ssnFail || addrFail || dobFail || dead || unknown
+	failed := ssnFail || addrFail || dobFail || dead || unknown || unmapped
 	txStatus, productStatus, code := "passed", "pass", ""
 	if failed {
 		txStatus, productStatus, code = "failed", "fail", "total.scoring.model.verification.fail"

@@ -13,11 +13,15 @@ const (
 	TIPass          = "pass"
 	TIGlare         = "glare"         // back glare below the threshold
 	TIDPI           = "dpi"           // front at 250 DPI
-	TIExpired       = "expired"       // failed: Document Expired
-	TIPhoto         = "photo"         // failed: both front photo alerts (one error code)
+	TIExpired       = "expired"       // failed: Document Expired (the whole ID)
+	TIPhoto         = "photo"         // failed: both front photo alerts (one code, two alerts)
 	TIManyBack      = "many-back"     // failed: two back alerts with different codes
 	TIManyMixed     = "many-mixed"    // failed: alerts on several sides
 	TIPassport      = "passport"      // passed, but a passport was not asked for
+	TIUnknownClass  = "unknown-class" // passed, but DocClassName is "Unknown"
+	TINoClass       = "no-class"      // passed, but without DocClassName
+	TIIDCard        = "id-card"       // passed: an "Identification Card"
+	TIBadAlert      = "bad-alert"     // passed, with an alert name that cannot be read
 	TINotLive       = "not-live"      // liveness: face match fails, NotLive
 	TIFaceFail      = "face-fail"     // liveness: face match fails otherwise
 	TICommunication = "communication" // error, no TrueID product
@@ -32,7 +36,11 @@ func TrueIDImage(scenario string) []byte { return []byte("scenario:" + scenario 
 type tiRequest struct {
 	Type     string
 	Settings struct{ Mode, Locale, Venue, Reference string }
-	Document struct{ Front, Back, Selfie, DocumentType, ImageCroppingMode string }
+	Document struct {
+		Front, Back, Selfie, DocumentType string
+		// ImageCroppingMode is a JSON integer: 0 (none) or 3 (always).
+		ImageCroppingMode *int
+	}
 }
 
 func pd(group, name string, values ...string) map[string]any {
@@ -45,7 +53,8 @@ func pd(group, name string, values ...string) map[string]any {
 
 func (s *LexisNexis) trueID(w http.ResponseWriter, r *http.Request, body []byte) {
 	var req tiRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.Type != "Initiate" || req.Document.Front == "" || req.Document.DocumentType != "DriversLicense" {
+	if err := json.Unmarshal(body, &req); err != nil || req.Type != "Initiate" || req.Document.Front == "" || req.Document.DocumentType != "DriversLicense" ||
+		req.Document.ImageCroppingMode == nil || (*req.Document.ImageCroppingMode != 0 && *req.Document.ImageCroppingMode != 3) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"status": map[string]any{"code": 400, "message": "bad request"}})
 		return
 	}
@@ -108,6 +117,12 @@ func (s *LexisNexis) trueID(w http.ResponseWriter, r *http.Request, body []byte)
 		status, docResult = "failed", "Attention"
 	case TIPassport:
 		class, issueType = "Passport", "Passport"
+	case TIUnknownClass:
+		class, issueType = "Unknown", "Unknown"
+	case TINoClass:
+		class = ""
+	case TIIDCard:
+		class, issueType = "Identification Card", "Identification Card - STAR"
 	case TINotLive:
 		face, faceMsg = "Fail", "Liveness: NotLive"
 		status = "failed"
@@ -117,8 +132,8 @@ func (s *LexisNexis) trueID(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	params := []any{
 		pd("AUTHENTICATION_RESULT", "DocAuthResult", docResult),
-		pd("AUTHENTICATION_RESULT", "DocClassName", class),
 		pd("AUTHENTICATION_RESULT", "DocIssueType", issueType),
+		pd("AUTHENTICATION_RESULT", "DocClass", strings.ReplaceAll(class, " ", "")),
 		pd("AUTHENTICATION_RESULT", "DocIssuerType", "StateProvince"),
 		pd("AUTHENTICATION_RESULT", "DocIssuerCode", "VA"),
 		pd("AUTHENTICATION_RESULT", "Sex", "Female"),
@@ -132,6 +147,11 @@ func (s *LexisNexis) trueID(w http.ResponseWriter, r *http.Request, body []byte)
 		pd("IDAUTH_FIELD_DATA", "Fields_MiddleName", "Q"),
 		pd("IDAUTH_FIELD_DATA", "Fields_Surname", "MCTESTFACE"),
 		pd("IDAUTH_FIELD_DATA", "Fields_AddressLine1", "123 EXAMPLE AVE"),
+		pd("IDAUTH_FIELD_DATA", "Fields_AddressLine2", "UNIT 5"),
+		pd("IDAUTH_FIELD_DATA", "Fields_Height", "5'04\""),
+		pd("IDAUTH_FIELD_DATA", "Fields_IssueDate_Year", "2022"),
+		pd("IDAUTH_FIELD_DATA", "Fields_IssueDate_Month", "2"),
+		pd("IDAUTH_FIELD_DATA", "Fields_IssueDate_Day", "9"),
 		pd("IDAUTH_FIELD_DATA", "Fields_City", "SPRINGFIELD"),
 		pd("IDAUTH_FIELD_DATA", "Fields_State", "VA"),
 		pd("IDAUTH_FIELD_DATA", "Fields_PostalCode", "201901234"),
@@ -144,6 +164,13 @@ func (s *LexisNexis) trueID(w http.ResponseWriter, r *http.Request, body []byte)
 		pd("IDAUTH_FIELD_DATA", "Fields_ExpirationDate_Year", "2030"),
 		pd("IDAUTH_FIELD_DATA", "Fields_ExpirationDate_Month", "2"),
 		pd("IDAUTH_FIELD_DATA", "Fields_xpirationDate_Day", "9"),
+	}
+	if class != "" {
+		params = append(params, pd("AUTHENTICATION_RESULT", "DocClassName", class))
+	}
+	if scenario == TIBadAlert {
+		// Login.gov's malformed fixture: a name key without a number or a value.
+		params = append(params, map[string]any{"Group": "AUTHENTICATION_RESULT", "Name": "Alert__AlertName", "Values": []any{map[string]any{}}})
 	}
 	for i, a := range alerts {
 		n := "Alert_" + string(rune('1'+i)) + "_"

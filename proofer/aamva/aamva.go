@@ -11,9 +11,12 @@
 //  3. VerifyDriverLicenseData with that token; match indicators decide the
 //     fields.
 //
-// SOAP faults are exceptions; ProgramException ids 0001 (DMV unavailable) and
-// 0002 (DMV system error) are named in the message, and 0047 (the DMV timed
-// out) is a vendor timeout.
+// SOAP faults are exceptions; ProgramException ids 0001 (DMV unavailable),
+// 0002 (DMV system error) and 0047 (the state's DMV timed out: an MVA
+// timeout, not a vendor timeout) are named in the message. A connection to
+// AAMVA that fails (refused, reset, no such host) is a vendor timeout, as
+// Login.gov maps it. The verified attributes name the address as one
+// attribute, "address" (Login.gov's normalize_address_attributes).
 package aamva
 
 import (
@@ -135,8 +138,10 @@ const (
 	MsgUnsupportedType         = "The state ID type could not be verified."
 )
 
-// documentCategory maps state_id_type to DocumentCategoryCode.
-var documentCategory = map[string]string{"drivers_license": "1", "drivers_permit": "2", "state_id_card": "3"}
+// documentCategory maps each state_id_type checked with the DMV to its
+// DocumentCategoryCode; an identification card (TrueID's "Identification
+// Card") is checked without one, as Login.gov does.
+var documentCategory = map[string]string{"drivers_license": "1", "drivers_permit": "2", "state_id_card": "3", "identification_card": ""}
 
 // VerifyStateID checks the applicant's state ID with the DMV.
 func (v *AAMVA) VerifyStateID(ctx context.Context, a *proofline.Applicant) (*proofer.VendorResult, error) {
@@ -159,7 +164,7 @@ func (v *AAMVA) VerifyStateID(ctx context.Context, a *proofline.Applicant) (*pro
 		return nil, err
 	}
 	body := v.VerificationRequest(a, token)
-	resp, err := v.http.Do(ctx, &vendorhttp.Request{
+	resp, err := v.do(ctx, &vendorhttp.Request{
 		Vendor: Name, Service: "aamva_verification", Method: http.MethodPost, URL: v.cfg.VerificationURL,
 		Header: soapHeader(ActionVerify), Body: body, Timeout: v.cfg.VerificationTimeout,
 	})
@@ -178,6 +183,17 @@ func (v *AAMVA) VerifyStateID(ctx context.Context, a *proofline.Applicant) (*pro
 	out.Errors = vr.Errors()
 	out.VerifiedAttributes = vr.VerifiedAttributes()
 	return out, nil
+}
+
+// do makes one call; a connection that fails (refused, reset, no such
+// host) is a vendor timeout, as Login.gov maps Faraday's ConnectionFailed
+// for every AAMVA request.
+func (v *AAMVA) do(ctx context.Context, r *vendorhttp.Request) (*vendorhttp.Response, error) {
+	resp, err := v.http.Do(ctx, r)
+	if err != nil && vendorhttp.ConnectionFailed(err) {
+		return nil, &proofer.VendorError{Vendor: Name, Message: vendorhttp.MsgTransport, Timeout: true, Cause: err}
+	}
+	return resp, err
 }
 
 func soapHeader(action string) http.Header {
@@ -203,7 +219,7 @@ func (v *AAMVA) authToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", &proofer.VendorError{Vendor: Name, Message: "AAMVA authentication failed: cannot sign", Cause: err}
 	}
-	resp, err := v.http.Do(ctx, &vendorhttp.Request{
+	resp, err := v.do(ctx, &vendorhttp.Request{
 		Vendor: Name, Service: "aamva_security_token", Method: http.MethodPost, URL: v.cfg.AuthURL,
 		Header: soapHeader(ActionAuthenticate), Body: req, Timeout: v.cfg.AuthTimeout,
 	})
@@ -219,7 +235,7 @@ func (v *AAMVA) authToken(ctx context.Context) (string, error) {
 		return "", &proofer.VendorError{Vendor: Name, Message: "AAMVA authentication failed: bad server nonce"}
 	}
 	ctxTok := &securityContext{reference: sct.reference, identifier: sct.identifier, key: PSHA1(clientNonce, serverNonce, 32)}
-	resp, err = v.http.Do(ctx, &vendorhttp.Request{
+	resp, err = v.do(ctx, &vendorhttp.Request{
 		Vendor: Name, Service: "aamva_authentication_token", Method: http.MethodPost, URL: v.cfg.AuthURL,
 		Header: soapHeader(ActionAuthenticate), Body: authenticationTokenRequest(ctxTok, v.cfg.AuthURL, v.cfg.Now(), v.cfg.NewID),
 		Timeout: v.cfg.AuthTimeout,
@@ -248,7 +264,7 @@ func (v *AAMVA) authError(err error, resp *vendorhttp.Response) error {
 	var f *Fault
 	switch {
 	case errors.As(err, &f):
-		return &proofer.VendorError{Vendor: Name, Message: "AAMVA authentication failed: " + f.Summary(), Timeout: f.Has(ExceptionMVATimeout)}
+		return &proofer.VendorError{Vendor: Name, Message: "AAMVA authentication failed: " + f.Summary(), MVATimeout: f.Has(ExceptionMVATimeout)}
 	case !resp.OK():
 		return &proofer.VendorError{Vendor: Name, Message: "AAMVA authentication failed: Unexpected status code '" + strconv.Itoa(resp.Status) + "' (" + resp.ContentTypeOrNone() + ")"}
 	case errors.Is(err, errXML):
@@ -262,7 +278,7 @@ func (v *AAMVA) vendorError(err error, resp *vendorhttp.Response) error {
 	var f *Fault
 	switch {
 	case errors.As(err, &f):
-		return &proofer.VendorError{Vendor: Name, Message: f.Summary(), Timeout: f.Has(ExceptionMVATimeout)}
+		return &proofer.VendorError{Vendor: Name, Message: f.Summary(), MVATimeout: f.Has(ExceptionMVATimeout)}
 	case !resp.OK():
 		return vendorhttp.StatusError(Name, resp)
 	}
@@ -290,20 +306,74 @@ func (v *AAMVA) VerificationRequest(a *proofline.Applicant, token string) []byte
 	b.WriteString(`<aa:ControlData><aa:MessageAddress>` + el("aa:TransactionLocatorId", v.cfg.NewID()) + el("aa:MessageOriginatorId", "GSA") + el("aa:MessageDestinationId", dest) + `</aa:MessageAddress></aa:ControlData>`)
 	b.WriteString(`<nc:DriverLicenseIdentification><nc:IdentificationID xsi:type="nc:PersonNameTextType">` + xmlText(id) + `</nc:IdentificationID></nc:DriverLicenseIdentification>`)
 	b.WriteString(el("aa:PersonBirthDate", isoDate(a.DOB.Reveal())))
+	opt := func(name, val string) {
+		if val != "" {
+			b.WriteString(el(name, val))
+		}
+	}
 	b.WriteString(`<nc:PersonName>` + el("nc:PersonGivenName", a.FirstName.Reveal()) + el("nc:PersonSurName", a.LastName.Reveal()))
-	if m := strings.TrimSpace(a.MiddleName.Reveal()); m != "" {
-		b.WriteString(el("nc:PersonMiddleName", m))
-	}
+	opt("nc:PersonMiddleName", strings.TrimSpace(a.MiddleName.Reveal()))
+	opt("nc:PersonNameSuffixText", strings.TrimSpace(a.NameSuffix.Reveal()))
 	b.WriteString(`</nc:PersonName><aa:Address>` + el("nc:AddressDeliveryPointText", a.Address1.Reveal()))
-	if a2 := strings.TrimSpace(a.Address2.Reveal()); a2 != "" {
-		b.WriteString(el("nc:AddressDeliveryPointText", a2))
-	}
+	opt("nc:AddressDeliveryPointText", strings.TrimSpace(a.Address2.Reveal()))
 	b.WriteString(el("nc:LocationCityName", a.City.Reveal()) + el("nc:LocationStateUsPostalServiceCode", strings.ToUpper(a.State.Reveal())) + el("nc:LocationPostalCode", zip5(a.Zipcode.Reveal())) + `</aa:Address>`)
-	if c := documentCategory[strings.ToLower(strings.TrimSpace(a.StateIDType.Reveal()))]; c != "" {
-		b.WriteString(el("aa:DocumentCategoryCode", c))
-	}
+	// The optional facts, when known and in a form DLDV takes, in
+	// Login.gov's order.
+	opt("aa:PersonHeightMeasure", heightCode(a.Height.Reveal()))
+	opt("aa:PersonWeightMeasure", weightCode(a.Weight.Reveal()))
+	opt("aa:PersonEyeColorCode", eyeColorCode(a.EyeColor.Reveal()))
+	opt("aa:PersonSexCode", sexCode(a.Sex.Reveal()))
+	opt("aa:DriverLicenseIssueDate", isoDate(a.StateIDIssued.Reveal()))
+	opt("aa:DriverLicenseExpirationDate", isoDate(a.StateIDExpiration.Reveal()))
+	opt("aa:DocumentCategoryCode", documentCategory[strings.ToLower(strings.TrimSpace(a.StateIDType.Reveal()))])
 	b.WriteString(`</dldv:verifyDriverLicenseDataRequest></dldv:VerifyDriverLicenseData></soap:Body></soap:Envelope>`)
 	return []byte(b.String())
+}
+
+var (
+	digitsRE   = regexp.MustCompile(`^[0-9]{1,3}$`)
+	eyeColorRE = regexp.MustCompile(`^[A-Za-z]{3}$`)
+)
+
+// heightCode is a height in whole inches (Login.gov's applicant height) as
+// DLDV's PersonHeightMeasure: feet, then inches as two digits (70 → "510").
+func heightCode(s string) string {
+	s = strings.TrimSpace(s)
+	if !digitsRE.MatchString(s) {
+		return ""
+	}
+	n, _ := strconv.Atoi(s)
+	if feet := n / 12; feet < 1 || feet > 9 {
+		return ""
+	}
+	return fmt.Sprintf("%d%02d", n/12, n%12)
+}
+
+// weightCode is a weight in whole pounds.
+func weightCode(s string) string {
+	if s = strings.TrimSpace(s); digitsRE.MatchString(s) {
+		return s
+	}
+	return ""
+}
+
+// eyeColorCode is a three-letter eye colour code (BRO, BLU, ...).
+func eyeColorCode(s string) string {
+	if s = strings.TrimSpace(s); eyeColorRE.MatchString(s) {
+		return strings.ToUpper(s)
+	}
+	return ""
+}
+
+// sexCode is 1 for male, 2 for female; DLDV can verify no other value.
+func sexCode(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "male":
+		return "1"
+	case "female":
+		return "2"
+	}
+	return ""
 }
 
 // xmlText escapes character data (including quotes and control characters).

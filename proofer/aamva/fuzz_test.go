@@ -3,6 +3,7 @@ package aamva
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,12 @@ func FuzzParseVerificationResponse(f *testing.F) {
 				t.Fatalf("messages %v", msgs)
 			}
 		}
-		_ = v.VerifiedAttributes()
+		// The address is one attribute, verified only with its four parts.
+		verified := v.VerifiedAttributes()
+		whole := v.Results["address1"] && v.Results["city"] && v.Results["state"] && v.Results["zipcode"]
+		if slices.ContainsFunc(verified, func(a string) bool { return slices.Contains(addressParts, a) }) || slices.Contains(verified, "address") != whole {
+			t.Fatalf("verified %v for results %v", verified, v.Results)
+		}
 	})
 }
 

@@ -237,20 +237,27 @@ func (v *Verification) Errors() map[string][]string {
 	return out
 }
 
-// VerifiedAttributes are the matched attributes, with address1, city, state
-// and zipcode collapsed to "address" when all four matched.
+// addressParts are the address attributes; requiredAddress those that must
+// all match for the address to be verified (address2 is optional).
+var (
+	addressParts    = []string{"address1", "address2", "city", "state", "zipcode"}
+	requiredAddress = []string{"address1", "city", "state", "zipcode"}
+)
+
+// VerifiedAttributes are the matched attributes, the address as one
+// (Login.gov's normalize_address_attributes): address1, address2, city,
+// state and zipcode never appear; "address" does when address1, city,
+// state and zipcode all matched.
 func (v *Verification) VerifiedAttributes() []string {
 	var out []string
-	addr := []string{"address1", "city", "state", "zipcode"}
-	all := true
-	for _, a := range addr {
-		all = all && v.Results[a]
-	}
 	for _, ind := range indicators {
-		if !v.Results[ind.attr] || (all && slices.Contains(addr, ind.attr)) {
-			continue
+		if v.Results[ind.attr] && !slices.Contains(addressParts, ind.attr) {
+			out = append(out, ind.attr)
 		}
-		out = append(out, ind.attr)
+	}
+	all := true
+	for _, a := range requiredAddress {
+		all = all && v.Results[a]
 	}
 	if all {
 		out = append(out, "address")

@@ -123,6 +123,10 @@ func TestInstantVerifyScenarios(t *testing.T) {
 					map[string][]string{"dob": {"Unverified date of birth."}, "address1": {"Unverified address."}}},
 				{"drivers licence item fails but passed", synthetic(first("NoLicense")), map[string][]string{}},
 				{"identity not found", synthetic(first("Nobody")), map[string][]string{"base": {"Verification failed with code: 'total.scoring.model.verification.fail'"}}},
+				// A failed item without a mapping still names base, beside the mapped field errors.
+				{"unmapped item", synthetic(first("Synthia")), map[string][]string{"base": {"Verification failed with code: 'total.scoring.model.verification.fail'"}}},
+				{"unmapped item and address", synthetic(first("Synthia"), func(a *proofline.Applicant) { a.Zipcode = "00000" }),
+					map[string][]string{"base": {"Verification failed with code: 'total.scoring.model.verification.fail'"}, "address1": {"Unverified address."}}},
 				{"error status", synthetic(first("Error")), map[string][]string{"base": {"Response error with code 'invalid_transaction_initiate'"}}},
 				{"invalid status", synthetic(first("Weird")), map[string][]string{"base": {"Invalid status in response body: 'pending'"}}},
 			}
@@ -223,7 +227,8 @@ func TestPhoneFinderScenarios(t *testing.T) {
 		timeout bool
 	}{
 		{name: "pass", a: synthetic(), errors: map[string][]string{}},
-		{name: "unverified", a: synthetic(phone("703-555-5555")), errors: map[string][]string{"phone": {lexisnexis.MsgUnverifiedPhone}}},
+		// The failed PhoneFinder item has no mapping: base is named beside phone.
+		{name: "unverified", a: synthetic(phone("703-555-5555")), errors: map[string][]string{"phone": {lexisnexis.MsgUnverifiedPhone}, "base": {"Verification failed with code: 'phone_finder_fail'"}}},
 		{name: "error status", a: synthetic(phone("7035555666")), errors: map[string][]string{"base": {"Response error with code 'invalid_transaction_initiate'"}}},
 		{name: "non-2xx", a: synthetic(phone("+1 703 555 5999")), exc: "Unexpected status code '500' (text/html)"},
 		{name: "malformed", a: synthetic(phone("7035555777")), exc: "malformed vendor response (status 200, application/json)"},
@@ -337,6 +342,12 @@ func TestVerdictAdditionalVerification(t *testing.T) {
 	}
 	if v := lexisnexis.Evaluate(resp("total.scoring.model.verification.fail", "fail", fail("Mystery"))); v.CanPassWithAdditionalVerification {
 		t.Errorf("nothing mapped: %v", v)
+	}
+	// An unmapped failed item beside a mapped one: both named, and a state-ID
+	// check cannot cover it.
+	v = lexisnexis.Evaluate(resp("total.scoring.model.verification.fail", "fail", fail("AddrDeliverable"), fail("Mystery")))
+	if want := map[string][]string{"address1": {"Unverified address."}, "base": {"Verification failed with code: 'total.scoring.model.verification.fail'"}}; !reflect.DeepEqual(v.Errors, want) || v.CoverableByStateID() {
+		t.Errorf("mapped and unmapped: errors %v coverable %v", v.Errors, v.CoverableByStateID())
 	}
 	r := resp("total.scoring.model.verification.fail", "fail", fail("AddrDeliverable"))
 	r.Products = append(r.Products, lexisnexis.Product{ProductType: "Discovery", ProductStatus: "pass"})

@@ -68,8 +68,10 @@ func (pf *PhoneFinder) RequestBody(a *proofline.Applicant) []byte {
 }
 
 // VerifyPhone checks that the phone belongs to the applicant: passed is
-// success; failed fails phone; error fails BaseField ("Response error with
-// code '<code>'"); any other status fails BaseField as invalid.
+// success; failed fails phone and names BaseField ("Verification failed
+// with code: '<code>'", as Evaluate does for items without a mapping, which
+// PhoneFinder's all are); error fails BaseField ("Response error with code
+// '<code>'"); any other status fails BaseField as invalid.
 func (pf *PhoneFinder) VerifyPhone(ctx context.Context, a *proofline.Applicant) (*proofer.VendorResult, error) {
 	if a == nil {
 		a = &proofline.Applicant{}
@@ -83,7 +85,12 @@ func (pf *PhoneFinder) VerifyPhone(ctx context.Context, a *proofline.Applicant) 
 	switch {
 	case v.Passed:
 	case strings.EqualFold(v.Status, "failed"):
+		// PhoneFinder's items have no applicant field: the failure is
+		// the phone's, and base names the vendor's code as well.
 		out.Errors["phone"] = []string{MsgUnverifiedPhone}
+		if b := v.Errors[BaseField]; len(b) > 0 {
+			out.Errors[BaseField] = b
+		}
 	default:
 		out.Errors = v.Errors
 	}

@@ -169,8 +169,10 @@ func safe(s string) string {
 //   - passed: success, no errors;
 //   - failed: every item whose ItemStatus is not "pass" maps to an attribute
 //     (ItemAttribute) and is reported under its applicant field (address →
-//     address1, ssn and dead → ssn, dob, state_id_number); when none maps,
-//     BaseField gets "Verification failed with code: '<code>'";
+//     address1, ssn and dead → ssn, dob, state_id_number); when a failed
+//     item has no mapping, or none failed, BaseField also gets
+//     "Verification failed with code: '<code>'" (a failure is never left
+//     without a name);
 //   - error: BaseField gets "Response error with code '<code>'" (a failed
 //     result, not an exception);
 //   - anything else: BaseField gets "Invalid status in response body: '<x>'".
@@ -200,7 +202,7 @@ func Evaluate(r *Response) *Verdict {
 		v.Errors[BaseField] = []string{"Invalid status in response body: '" + safe(v.Status) + "'"}
 		return v
 	}
-	mapped := false
+	mapped, unmapped := false, false
 	for _, p := range r.Products {
 		for _, it := range p.Items {
 			if strings.EqualFold(it.ItemStatus, "pass") {
@@ -215,11 +217,13 @@ func Evaluate(r *Response) *Verdict {
 				if !slices.Contains(v.Errors[f[0]], f[1]) {
 					v.Errors[f[0]] = append(v.Errors[f[0]], f[1])
 				}
+			} else {
+				unmapped = true
 			}
 		}
 	}
 	slices.Sort(v.FailedAttributes)
-	if !mapped {
+	if !mapped || unmapped {
 		msg := "Verification failed"
 		if v.ReasonCode != "" {
 			msg += " with code: '" + safe(v.ReasonCode) + "'"

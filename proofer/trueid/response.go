@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -41,9 +40,14 @@ type Response struct {
 	// TrueID is the TrueID product's parameters, Group → Name → values (nil
 	// when the answer has no TrueID product).
 	TrueID map[string]map[string][]string
+
+	alerts []Alert
 }
 
-// ParseResponse parses a TrueID body. Its error never quotes the body.
+// ParseResponse parses a TrueID body. Its error never quotes the body. An
+// alert whose name cannot be read (an "Alert_..._AlertName" key that is not
+// Alert_<1 or 2 digits>_AlertName, or has no name) is an error: the answer
+// is unusable, as it is for Login.gov, rather than an alert quietly skipped.
 func ParseResponse(body []byte) (*Response, error) {
 	var raw rawResponse
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -64,10 +68,18 @@ func ParseResponse(body []byte) (*Response, error) {
 				g = map[string][]string{}
 				r.TrueID[d.Group] = g
 			}
+			if _, ok := g[d.Name]; !ok {
+				g[d.Name] = []string{} // present, even without a value
+			}
 			for _, v := range d.Values {
 				g[d.Name] = append(g[d.Name], string(v.Value))
 			}
 		}
+		alerts, err := parseAlerts(r.TrueID["AUTHENTICATION_RESULT"])
+		if err != nil {
+			return nil, err
+		}
+		r.alerts = alerts
 		break
 	}
 	return r, nil
@@ -142,49 +154,55 @@ type Alert struct {
 	Name, Result, Side string
 }
 
-var alertKey = regexp.MustCompile(`^Alert_(\d+)_(AlertName|AuthenticationResult)$`)
+var alertNameKey = regexp.MustCompile(`^Alert_(\d{1,2})_AlertName$`)
 
-// Alerts groups AUTHENTICATION_RESULT's Alert_<n>_ fields, in n order.
-func (r *Response) Alerts() []Alert {
-	byN := map[int]*Alert{}
-	for name, vals := range r.TrueID["AUTHENTICATION_RESULT"] {
-		m := alertKey.FindStringSubmatch(name)
-		if m == nil || len(vals) == 0 {
+// errAlertName is the parse error of an unreadable alert name.
+var errAlertName = errors.New("trueid: an alert name cannot be read")
+
+// parseAlerts groups AUTHENTICATION_RESULT's Alert_<n>_ fields, in n order.
+// Every alert is named by an Alert_<n>_AlertName key; its result is
+// Alert_<n>_AuthenticationResult ("Passed" passes, anything else, missing
+// included, fails).
+func parseAlerts(g map[string][]string) ([]Alert, error) {
+	byNum := map[string]*Alert{} // by the number as written ("1" and "01" are two alerts)
+	for key, vals := range g {
+		if !strings.HasPrefix(key, "Alert_") || !strings.HasSuffix(key, "_AlertName") {
 			continue
 		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 1000 {
-			continue
+		m := alertNameKey.FindStringSubmatch(key)
+		if m == nil || len(vals) == 0 || strings.TrimSpace(vals[0]) == "" {
+			return nil, errAlertName
 		}
-		a := byN[n]
-		if a == nil {
-			a = &Alert{}
-			byN[n] = a
-		}
-		if m[2] == "AlertName" {
-			a.Name = strings.TrimSpace(vals[0])
-		} else {
-			a.Result = strings.TrimSpace(vals[0])
-		}
-	}
-	ns := make([]int, 0, len(byN))
-	for n := range byN {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
-	out := make([]Alert, 0, len(ns))
-	for _, n := range ns {
-		a := *byN[n]
-		if a.Name == "" {
-			continue
+		a := &Alert{Name: strings.TrimSpace(vals[0])}
+		if res := g["Alert_"+m[1]+"_AuthenticationResult"]; len(res) > 0 {
+			a.Result = strings.TrimSpace(res[0])
 		}
 		if e, ok := alertErrors[a.Name]; ok {
 			a.Side = e[0]
 		}
-		out = append(out, a)
+		byNum[m[1]] = a
 	}
-	return out
+	nums := make([]string, 0, len(byNum))
+	for n := range byNum {
+		nums = append(nums, n)
+	}
+	slices.SortFunc(nums, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		if x != y {
+			return x - y
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]Alert, 0, len(nums))
+	for _, n := range nums {
+		out = append(out, *byNum[n])
+	}
+	return out, nil
 }
+
+// Alerts are the TrueID alerts, in Alert_<n>_ order.
+func (r *Response) Alerts() []Alert { return slices.Clone(r.alerts) }
 
 var supportedClasses = []string{"Drivers License", "Identification Card", "Passport", "PassportCard", "Passport Card", "Unknown"}
 
@@ -198,15 +216,20 @@ func (r *Response) receivedType() string {
 	case class == "Passport":
 		return "passport"
 	case class == "Identification Card":
-		return "state_id_card"
+		return "identification_card"
 	case class == "Drivers License":
 		return "drivers_license"
 	}
 	return ""
 }
 
-// idTypeOK: supported class, country and issuer type, and the type we asked
-// for (a driver's licence or state ID card; passports are not requested).
+// expectedTypes are the document types proofline asks TrueID for (Login.gov's
+// supported state-ID types): a passport or an unrecognised class is not one.
+var expectedTypes = []string{"drivers_license", "state_id_card", "identification_card"}
+
+// idTypeOK: a supported class, country and issuer type (Login.gov's
+// id_type_supported?: a missing or "Unknown" class is not unsupported) and,
+// when TrueID named a type, one we asked for.
 func (t *TrueID) idTypeOK(r *Response) bool {
 	class := r.get("AUTHENTICATION_RESULT", "DocClassName")
 	if class != "" && !slices.Contains(supportedClasses, class) {
@@ -220,57 +243,115 @@ func (t *TrueID) idTypeOK(r *Response) bool {
 	default:
 		return false
 	}
-	switch r.receivedType() {
-	case "", "drivers_license", "state_id_card":
-		return true
-	}
-	return false
+	rt := r.receivedType()
+	return rt == "" || slices.Contains(expectedTypes, rt)
 }
 
-// imageMetricError is the first image-quality failure per side, in the
-// original order (DPI, sharpness, glare), or "".
-func (t *TrueID) imageMetricErrors(r *Response) map[string]string {
+// expectedTypeReceived: TrueID recognised the document as a type we asked
+// for (Login.gov's expected_document_type_received?). A missing, empty or
+// "Unknown" class is not.
+func (r *Response) expectedTypeReceived() bool {
+	return slices.Contains(expectedTypes, r.receivedType())
+}
+
+// imageMetricError judges the image metrics as Login.gov does: DPI on every
+// side first (a side without a resolution is 0 DPI), then sharpness on every
+// side, then glare; the first check that fails a side gives the code and
+// every side it failed. Sharpness and glare are judged only where reported.
+func (t *TrueID) imageMetricError(r *Response) (string, []string) {
 	g := r.TrueID["IMAGE_METRICS_RESULT"]
-	out := map[string]string{}
-	sides := g["Side"]
-	num := func(name string, i int) (int, bool) {
+	type side struct {
+		name string
+		i    int
+	}
+	var sides []side
+	for i, s := range g["Side"] {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if (s == FieldFront || s == FieldBack) && !slices.ContainsFunc(sides, func(x side) bool { return x.name == s }) {
+			sides = append(sides, side{s, i})
+		}
+	}
+	metric := func(name string, i int) (int, bool) {
 		v := g[name]
 		if i >= len(v) {
 			return 0, false
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(v[i]))
-		return n, err == nil
+		return leadingInt(v[i]), true
 	}
-	for i, side := range sides {
-		side = strings.ToLower(strings.TrimSpace(side))
-		if side != FieldFront && side != FieldBack {
-			continue
-		}
-		h, okH := num("HorizontalResolution", i)
-		v, okV := num("VerticalResolution", i)
-		if (okH && h < t.cfg.DPIThreshold) || (okV && v < t.cfg.DPIThreshold) {
-			out[side] = ErrDPILow
-			continue
-		}
-		if s, ok := num("SharpnessMetric", i); ok && s < t.cfg.SharpnessThreshold {
-			out[side] = ErrSharpLow
-			continue
-		}
-		if gl, ok := num("GlareMetric", i); ok && gl < t.cfg.GlareThreshold {
-			out[side] = ErrGlareLow
+	var failed []string
+	for _, s := range sides {
+		h, _ := metric("HorizontalResolution", s.i)
+		v, _ := metric("VerticalResolution", s.i)
+		if h < t.cfg.DPIThreshold || v < t.cfg.DPIThreshold {
+			failed = append(failed, s.name)
 		}
 	}
-	return out
+	if len(failed) > 0 {
+		return ErrDPILow, failed
+	}
+	for _, check := range []struct {
+		metric, code string
+		threshold    int
+	}{
+		{"SharpnessMetric", ErrSharpLow, t.cfg.SharpnessThreshold},
+		{"GlareMetric", ErrGlareLow, t.cfg.GlareThreshold},
+	} {
+		for _, s := range sides {
+			if n, ok := metric(check.metric, s.i); ok && n < check.threshold {
+				failed = append(failed, s.name)
+			}
+		}
+		if len(failed) > 0 {
+			return check.code, failed
+		}
+	}
+	return "", nil
+}
+
+// leadingInt reads a metric as Ruby's String#to_i does: the leading
+// integer, 0 when there is none.
+func leadingInt(s string) int {
+	s = strings.TrimLeft(s, " \t\n\r")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	n := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' || n > 1<<30 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 // Evaluate turns a parsed answer with a TrueID product into a result.
+//
+// Success is TransactionStatus "passed", a supported document of a type we
+// asked for (a driver's licence, state ID card or identification card: an
+// answer that names no class, or "Unknown", is not one) and, with liveness,
+// FaceMatchResult "Pass". Otherwise the errors are Login.gov's, in its
+// order, each as a code under "general" and under every side it concerns (a
+// failure of the whole ID flags "front" and "back"):
+//
+//  1. an unsupported or unexpected document: doc_type_check;
+//  2. image metrics (imageMetricError);
+//  3. failed alerts (only when DocAuthResult is not "Passed"), counted one
+//     by one, with the failed selfie counted as one more: one gives its own
+//     code, several on one side multiple_front_id_failures,
+//     multiple_back_id_failures or (the whole ID) general_error, several on
+//     different sides general_error; none general_error. Alerts outside the
+//     table are not counted.
 func (t *TrueID) Evaluate(r *Response, live bool) *proofer.VendorResult {
 	out := &proofer.VendorResult{Vendor: Name, TransactionID: r.TransactionID, Errors: map[string][]string{}}
 	docResult := r.get("AUTHENTICATION_RESULT", "DocAuthResult")
 	out.DocResult = docResult
 	out.Billed = docResult != ""
-	alerts := r.Alerts()
-	for _, a := range alerts {
+	for _, a := range r.alerts {
 		side := a.Side
 		if side == sideID {
 			side = ""
@@ -283,86 +364,78 @@ func (t *TrueID) Evaluate(r *Response, live bool) *proofer.VendorResult {
 	passed := strings.EqualFold(r.TransactionStatus, "passed")
 	typeOK := t.idTypeOK(r)
 	faceOK := !live || r.get("PORTRAIT_MATCH_RESULT", "FaceMatchResult") == "Pass"
-	if passed && typeOK && faceOK {
+	if passed && typeOK && r.expectedTypeReceived() && faceOK {
 		return out
 	}
-	add := func(field, code string) {
-		if !slices.Contains(out.Errors[field], code) {
-			out.Errors[field] = append(out.Errors[field], code)
+	fail := func(code string, sides ...string) {
+		out.Errors[FieldGeneral] = []string{code}
+		for _, side := range sides {
+			if side == sideID {
+				out.Errors[FieldFront] = []string{code}
+				out.Errors[FieldBack] = []string{code}
+			} else {
+				out.Errors[side] = []string{code}
+			}
 		}
 	}
 	// 1. document type.
 	if !typeOK {
-		add(FieldGeneral, ErrDocTypeCheck)
+		fail(ErrDocTypeCheck, sideID)
 		return out
 	}
 	if _, ok := r.TrueID["AUTHENTICATION_RESULT"]; !ok {
-		add(FieldGeneral, ErrGeneral)
+		fail(ErrGeneral) // TrueID gave no details
 		return out
 	}
 	// 2. image metrics.
-	if m := t.imageMetricErrors(r); len(m) > 0 {
-		for _, side := range []string{FieldFront, FieldBack} {
-			if code, ok := m[side]; ok {
-				add(side, code)
-				add(FieldGeneral, code)
-			}
-		}
+	if code, sides := t.imageMetricError(r); code != "" {
+		fail(code, sides...)
 		return out
 	}
-	// 3. failed alerts, only when the transaction did not pass.
-	if !passed {
-		type known struct{ side, code string }
-		var errs []known
-		for _, a := range alerts {
+	// 3. failed alerts and the selfie, counted one by one.
+	count := 0
+	var code string
+	var sides []string
+	note := func(side, c string) {
+		count++
+		code = c
+		if !slices.Contains(sides, side) {
+			sides = append(sides, side)
+		}
+	}
+	if docResult != "Passed" {
+		for _, a := range r.alerts {
 			if a.Result == "Passed" {
 				continue
 			}
-			if e, ok := alertErrors[a.Name]; ok && !slices.Contains(errs, known{e[0], e[1]}) {
-				errs = append(errs, known{e[0], e[1]})
+			if e, ok := alertErrors[a.Name]; ok {
+				note(e[0], e[1])
 			}
-		}
-		switch {
-		case len(errs) == 1:
-			add(FieldGeneral, errs[0].code)
-			if errs[0].side != sideID {
-				add(errs[0].side, errs[0].code)
-			}
-			return out
-		case len(errs) > 1:
-			allFront, allBack := true, true
-			for _, e := range errs {
-				allFront = allFront && e.side == FieldFront
-				allBack = allBack && e.side == FieldBack
-			}
-			switch {
-			case allFront:
-				add(FieldFront, ErrMultipleFront)
-				add(FieldGeneral, ErrMultipleFront)
-			case allBack:
-				add(FieldBack, ErrMultipleBack)
-				add(FieldGeneral, ErrMultipleBack)
-			default:
-				add(FieldGeneral, ErrGeneral)
-			}
-			return out
 		}
 	}
-	// 4. selfie.
 	if !faceOK {
 		msg := r.get("PORTRAIT_MATCH_RESULT", "FaceErrorMessage")
 		if strings.Contains(msg, "NotLive") || strings.Contains(msg, "PoorQuality") {
-			add(FieldSelfie, ErrSelfieNotLive)
+			note(FieldSelfie, ErrSelfieNotLive)
 		} else {
-			add(FieldSelfie, ErrSelfieFailure)
+			note(FieldSelfie, ErrSelfieFailure)
 		}
-		return out
 	}
-	add(FieldGeneral, ErrGeneral)
+	switch {
+	case count == 1:
+		fail(code, sides[0])
+	case count > 1 && len(sides) == 1 && sides[0] == FieldFront:
+		fail(ErrMultipleFront, FieldFront)
+	case count > 1 && len(sides) == 1 && sides[0] == FieldBack:
+		fail(ErrMultipleBack, FieldBack)
+	default:
+		fail(ErrGeneral, sideID)
+	}
 	return out
 }
 
-// pii reads pii_from_doc from IDAUTH_FIELD_DATA.
+// pii reads pii_from_doc from IDAUTH_FIELD_DATA (sex from
+// AUTHENTICATION_RESULT, as Login.gov does).
 func (t *TrueID) pii(r *Response) *proofline.DocumentPII {
 	f := func(name string) string { return r.get("IDAUTH_FIELD_DATA", name) }
 	first := f("Fields_FirstName")
@@ -372,6 +445,12 @@ func (t *TrueID) pii(r *Response) *proofline.DocumentPII {
 	zip := f("Fields_PostalCode")
 	if !zipRE.MatchString(zip) && len(zip) > 5 {
 		zip = zip[:5]
+	}
+	// The expiration day is "Fields_xpirationDate_Day" (sic) in TrueID's
+	// answers; the spelled-out name is read if it ever comes instead.
+	expDay := f("Fields_xpirationDate_Day")
+	if expDay == "" {
+		expDay = f("Fields_ExpirationDate_Day")
 	}
 	return &proofline.DocumentPII{
 		FirstName:           proofline.PII(first),
@@ -385,7 +464,39 @@ func (t *TrueID) pii(r *Response) *proofline.DocumentPII {
 		StateIDNumber:       proofline.PII(f("Fields_DocumentNumber")),
 		StateIDJurisdiction: proofline.PII(f("Fields_IssuingStateCode")),
 		StateIDType:         proofline.PII(r.receivedType()),
+		Address2:            proofline.PII(f("Fields_AddressLine2")),
+		NameSuffix:          proofline.PII(f("Fields_NameSuffix")),
+		Sex:                 proofline.PII(sex(r.get("AUTHENTICATION_RESULT", "Sex"))),
+		Height:              proofline.PII(heightInches(f("Fields_Height"))),
+		StateIDExpiration:   proofline.PII(date(f("Fields_ExpirationDate_Year"), f("Fields_ExpirationDate_Month"), expDay)),
+		StateIDIssued:       proofline.PII(date(f("Fields_IssueDate_Year"), f("Fields_IssueDate_Month"), f("Fields_IssueDate_Day"))),
+		IssuingCountryCode:  proofline.PII(f("Fields_CountryCode")),
 	}
+}
+
+// sex is "male" or "female"; any other marking ("Non-Binary", "Not
+// Specified", ...) is left out, since the DMV check can verify only those two.
+func sex(s string) string {
+	switch s {
+	case "Male":
+		return "male"
+	case "Female":
+		return "female"
+	}
+	return ""
+}
+
+var heightRE = regexp.MustCompile(`(\d)' ?(\d{1,2})"`)
+
+// heightInches reads a printed height (5'08" or 5' 8") as whole inches.
+func heightInches(s string) string {
+	m := heightRE.FindStringSubmatch(s)
+	if m == nil {
+		return ""
+	}
+	feet, _ := strconv.Atoi(m[1])
+	inches, _ := strconv.Atoi(m[2])
+	return strconv.Itoa(feet*12 + inches)
 }
 
 var zipRE = regexp.MustCompile(`^\d{5}(-\d{4})?$`)

@@ -6,12 +6,13 @@
 // lexisnexis.Sign), through the one outbound client (vendorhttp).
 //
 // The workflow is chosen by selfie (liveness) and cropping. Success is
-// TransactionStatus "passed" with a supported, expected document type and,
-// with liveness, a passing face match. Failures are error codes keyed by
+// TransactionStatus "passed" with a supported document that TrueID
+// recognised as a type we asked for (driver's licence, state ID card or
+// identification card) and, with liveness, a passing face match. Failures are error codes keyed by
 // side ("general", "front", "back", "selfie"), checked in the original's
 // order: document type, image metrics (DPI, sharpness, glare), failed alerts,
 // selfie. pii_from_doc comes from the document fields; billed is whether
-// TrueID returned a DocAuthResult.
+// TrueID returned a DocAuthResult. docs/vendors.md has the rules in full.
 package trueid
 
 import (
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -147,7 +149,7 @@ type document struct {
 	Back              string `json:"Back,omitempty"`
 	Selfie            string `json:"Selfie,omitempty"`
 	DocumentType      string `json:"DocumentType"`
-	ImageCroppingMode string `json:"ImageCroppingMode"`
+	ImageCroppingMode int    `json:"ImageCroppingMode"`
 }
 
 type request struct {
@@ -165,20 +167,34 @@ func liveness(img *proofer.DocumentImages) bool {
 	return img.LivenessCheckingEnabled && len(img.Selfie) > 0
 }
 
+// Image cropping modes (sent as JSON integers).
+const (
+	CroppingNone   = 0
+	CroppingAlways = 3
+)
+
+var personRefRE = regexp.MustCompile(`^[A-Za-z0-9:_-]{1,128}$`)
+
 // RequestBody is the TrueID v3 body: base64 images, DriversLicense, cropping
-// mode 3 (always) unless the images were already cropped (0).
+// mode 3 (always) unless the images were already cropped (0). The Reference
+// is the IdP's person reference ("<uuid_prefix>:<uuid>") when it gave one,
+// a random UUID otherwise.
 func (t *TrueID) RequestBody(img *proofer.DocumentImages) []byte {
 	var r request
 	r.Type = "Initiate"
-	r.Settings.Mode, r.Settings.Locale, r.Settings.Venue, r.Settings.Reference = t.cfg.RequestMode, t.cfg.Locale, "online", t.cfg.NewID()
+	ref := img.PersonRef
+	if !personRefRE.MatchString(ref) {
+		ref = t.cfg.NewID()
+	}
+	r.Settings.Mode, r.Settings.Locale, r.Settings.Venue, r.Settings.Reference = t.cfg.RequestMode, t.cfg.Locale, "online", ref
 	r.Document = document{
 		Front:             base64.StdEncoding.EncodeToString(img.Front),
 		Back:              base64.StdEncoding.EncodeToString(img.Back),
 		DocumentType:      "DriversLicense",
-		ImageCroppingMode: "3",
+		ImageCroppingMode: CroppingAlways,
 	}
 	if t.cfg.ImagesCropped {
-		r.Document.ImageCroppingMode = "0"
+		r.Document.ImageCroppingMode = CroppingNone
 	}
 	if liveness(img) {
 		r.Document.Selfie = base64.StdEncoding.EncodeToString(img.Selfie)

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/proofline/proofline/proofer"
@@ -229,6 +230,33 @@ func mediaType(ct string) string {
 		}
 	}
 	return mt
+}
+
+// ConnectionFailed reports whether err, an error of Do, is a connection
+// that could not be made or was dropped: refused, reset, aborted,
+// unreachable, no such host, closed before the answer (Faraday's
+// ConnectionFailed). A TLS failure (an untrusted certificate, a handshake
+// the peer refused) and a timeout are not.
+func ConnectionFailed(err error) bool {
+	var ve *proofer.VendorError
+	if !errors.As(err, &ve) || ve.Timeout || ve.Message != MsgTransport || ve.Cause == nil {
+		return false
+	}
+	cause := ve.Cause
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(cause, &dns):
+		return true
+	case errors.Is(cause, syscall.ECONNREFUSED), errors.Is(cause, syscall.ECONNRESET), errors.Is(cause, syscall.ECONNABORTED),
+		errors.Is(cause, syscall.EHOSTUNREACH), errors.Is(cause, syscall.ENETUNREACH), errors.Is(cause, syscall.EPIPE):
+		return true
+	case errors.Is(cause, io.EOF), errors.Is(cause, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(cause, &op) && (op.Op == "dial" || op.Op == "proxyconnect"):
+		return true
+	}
+	return false
 }
 
 func classify(ctx context.Context, vendor string, err error) error {
