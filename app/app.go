@@ -192,6 +192,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if p, ok := ddrv.(*pool.Pool); ok {
 		a.pool = p
 	}
+	if err := registerQueueSweep(a.Metrics, ddrv); err != nil {
+		return nil, err
+	}
 	a.disp = dispatch.New(ddrv, dispatch.Options{Logger: log, Observer: a.Metrics})
 	a.Metrics.Gauge("proofline_pool_queued_jobs", "Jobs waiting for an in-process worker.", func() float64 { q, _ := a.PoolDepth(); return float64(q) })
 	a.Metrics.Gauge("proofline_pool_running_jobs", "Jobs running in in-process workers.", func() float64 { _, r := a.PoolDepth(); return float64(r) })
