@@ -221,8 +221,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	if blobs.sweep != nil {
-		// Abandoned uploads (a capture never submitted) are swept after
-		// their URLs expired and a job could have run.
+		// Images no job read (a capture never submitted, or a job that
+		// expired before a worker claimed it) are swept after their URLs
+		// expired and a job could have run: local directory and S3.
 		uploadTTL := time.Duration(cfg.UploadURLTTLSeconds) * time.Second
 		go sweep(bg, blobs.sweep, uploadTTL+2*timeout, log)
 	}
@@ -300,7 +301,7 @@ func (a *App) PoolDepth() (queued, running int) {
 	return a.pool.Depth(), a.pool.InFlight()
 }
 
-func sweep(ctx context.Context, d func(time.Time) (int, error), maxAge time.Duration, log *slog.Logger) {
+func sweep(ctx context.Context, d func(context.Context, time.Time) (int, error), maxAge time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -308,7 +309,7 @@ func sweep(ctx context.Context, d func(time.Time) (int, error), maxAge time.Dura
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n, err := d(now.Add(-maxAge)); err != nil {
+			if n, err := d(ctx, now.Add(-maxAge)); err != nil {
 				log.Warn("upload sweep failed", slog.String("error", err.Error()))
 			} else if n > 0 {
 				log.Info("swept abandoned uploads", slog.Int("objects", n))
