@@ -59,7 +59,8 @@ type App struct {
 	BaseURL string
 	// DevAPIKey is the API key generated because api_keys was empty ("" otherwise).
 	DevAPIKey string
-	// Metrics is what GET /metrics serves.
+	// Metrics is what GET /metrics serves on metrics_addr (never on the
+	// public Handler; see MetricsHandler).
 	Metrics *metrics.Metrics
 
 	logger  *slog.Logger
@@ -212,7 +213,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: blobs.uploads, Logger: log})
 	mux := http.NewServeMux()
 	a.Server.Mount(mux)
-	mux.Handle("GET /metrics", a.Metrics.Handler())
 	if err := mountWeb(mux, a, log); err != nil {
 		return nil, err
 	}
@@ -230,6 +230,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 
 	ok = true
 	return a, nil
+}
+
+// MetricsHandler serves GET /metrics (Prometheus text format) for the
+// metrics listener on metrics_addr; anything else is 404.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	return mux
 }
 
 // Drain stops taking jobs and waits until in-flight ones have delivered their

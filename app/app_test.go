@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,9 @@ type env struct {
 	logs    *syncBuffer
 	dataDir string
 	http    *http.Client
+	// metrics is the URL of GET /metrics on the metrics listener (the
+	// public base answers 404 there).
+	metrics string
 }
 
 type opts struct {
@@ -124,7 +128,9 @@ func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
 	if key == "" {
 		key = cfg.APIKeys[0]
 	}
-	return &env{t: t, base: "http://" + ln.Addr().String(), apiKey: key, app: a, logs: logs, dataDir: cfg.DataDir, http: &http.Client{Timeout: 10 * time.Second}}
+	ms := httptest.NewServer(a.MetricsHandler())
+	t.Cleanup(ms.Close)
+	return &env{t: t, base: "http://" + ln.Addr().String(), apiKey: key, app: a, logs: logs, dataDir: cfg.DataDir, http: &http.Client{Timeout: 10 * time.Second}, metrics: ms.URL + "/metrics"}
 }
 
 type resp struct {
@@ -676,7 +682,7 @@ func TestCanaryPIINeverAtRestOrInLogs(t *testing.T) {
 		if !strings.Contains(logs, "result received") {
 			t.Fatal("no logs captured")
 		}
-		mr, err := e.http.Get(e.base + "/metrics")
+		mr, err := e.http.Get(e.metrics)
 		if err != nil {
 			t.Fatal(err)
 		}
