@@ -422,11 +422,15 @@ func TestDocumentFlow(t *testing.T) {
 		if stageNames(r)[0] != "document" {
 			t.Errorf("stages %v", stageNames(r))
 		}
-		// One outcome log line per job, with the timing of every step.
+		// One outcome log line per job, with the timing of every step. The
+		// worker writes it once the callback has answered, which can be
+		// just after the outcome is readable: wait for it.
 		var delivered string
-		for _, l := range strings.Split(e.logs.String(), "\n") {
-			if strings.Contains(l, `"msg":"job delivered"`) && strings.Contains(l, `"kind":"document"`) {
-				delivered = l
+		for end := time.Now().Add(5 * time.Second); delivered == "" && time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			for _, l := range strings.Split(e.logs.String(), "\n") {
+				if strings.Contains(l, `"msg":"job delivered"`) && strings.Contains(l, `"kind":"document"`) {
+					delivered = l
+				}
 			}
 		}
 		for _, step := range []string{"download_front", "decrypt_front", "download_back", "decrypt_back", `"step":"document"`, `"vendor":"DocAuthMock"`, `"callback":`} {
