@@ -59,7 +59,8 @@ type App struct {
 	BaseURL string
 	// DevAPIKey is the API key generated because api_keys was empty ("" otherwise).
 	DevAPIKey string
-	// Metrics is what GET /metrics serves.
+	// Metrics is what GET /metrics serves on metrics_addr (never on the
+	// public Handler; see MetricsHandler).
 	Metrics *metrics.Metrics
 
 	logger  *slog.Logger
@@ -192,6 +193,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if p, ok := ddrv.(*pool.Pool); ok {
 		a.pool = p
 	}
+	if err := registerQueueSweep(a.Metrics, ddrv); err != nil {
+		return nil, err
+	}
 	a.disp = dispatch.New(ddrv, dispatch.Options{Logger: log, Observer: a.Metrics})
 	a.Metrics.Gauge("proofline_pool_queued_jobs", "Jobs waiting for an in-process worker.", func() float64 { q, _ := a.PoolDepth(); return float64(q) })
 	a.Metrics.Gauge("proofline_pool_running_jobs", "Jobs running in in-process workers.", func() float64 { _, r := a.PoolDepth(); return float64(r) })
@@ -209,7 +213,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: blobs.uploads, Logger: log})
 	mux := http.NewServeMux()
 	a.Server.Mount(mux)
-	mux.Handle("GET /metrics", a.Metrics.Handler())
 	if err := mountWeb(mux, a, log); err != nil {
 		return nil, err
 	}
@@ -218,14 +221,23 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	if blobs.sweep != nil {
-		// Abandoned uploads (a capture never submitted) are swept after
-		// their URLs expired and a job could have run.
+		// Images no job read (a capture never submitted, or a job that
+		// expired before a worker claimed it) are swept after their URLs
+		// expired and a job could have run: local directory and S3.
 		uploadTTL := time.Duration(cfg.UploadURLTTLSeconds) * time.Second
 		go sweep(bg, blobs.sweep, uploadTTL+2*timeout, log)
 	}
 
 	ok = true
 	return a, nil
+}
+
+// MetricsHandler serves GET /metrics (Prometheus text format) for the
+// metrics listener on metrics_addr; anything else is 404.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	return mux
 }
 
 // Drain stops taking jobs and waits until in-flight ones have delivered their
@@ -297,7 +309,7 @@ func (a *App) PoolDepth() (queued, running int) {
 	return a.pool.Depth(), a.pool.InFlight()
 }
 
-func sweep(ctx context.Context, d func(time.Time) (int, error), maxAge time.Duration, log *slog.Logger) {
+func sweep(ctx context.Context, d func(context.Context, time.Time) (int, error), maxAge time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -305,7 +317,7 @@ func sweep(ctx context.Context, d func(time.Time) (int, error), maxAge time.Dura
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n, err := d(now.Add(-maxAge)); err != nil {
+			if n, err := d(ctx, now.Add(-maxAge)); err != nil {
 				log.Warn("upload sweep failed", slog.String("error", err.Error()))
 			} else if n > 0 {
 				log.Info("swept abandoned uploads", slog.Int("objects", n))

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,9 @@ type env struct {
 	logs    *syncBuffer
 	dataDir string
 	http    *http.Client
+	// metrics is the URL of GET /metrics on the metrics listener (the
+	// public base answers 404 there).
+	metrics string
 }
 
 type opts struct {
@@ -124,7 +128,9 @@ func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
 	if key == "" {
 		key = cfg.APIKeys[0]
 	}
-	return &env{t: t, base: "http://" + ln.Addr().String(), apiKey: key, app: a, logs: logs, dataDir: cfg.DataDir, http: &http.Client{Timeout: 10 * time.Second}}
+	ms := httptest.NewServer(a.MetricsHandler())
+	t.Cleanup(ms.Close)
+	return &env{t: t, base: "http://" + ln.Addr().String(), apiKey: key, app: a, logs: logs, dataDir: cfg.DataDir, http: &http.Client{Timeout: 10 * time.Second}, metrics: ms.URL + "/metrics"}
 }
 
 type resp struct {
@@ -416,11 +422,15 @@ func TestDocumentFlow(t *testing.T) {
 		if stageNames(r)[0] != "document" {
 			t.Errorf("stages %v", stageNames(r))
 		}
-		// One outcome log line per job, with the timing of every step.
+		// One outcome log line per job, with the timing of every step. The
+		// worker writes it once the callback has answered, which can be
+		// just after the outcome is readable: wait for it.
 		var delivered string
-		for _, l := range strings.Split(e.logs.String(), "\n") {
-			if strings.Contains(l, `"msg":"job delivered"`) && strings.Contains(l, `"kind":"document"`) {
-				delivered = l
+		for end := time.Now().Add(5 * time.Second); delivered == "" && time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			for _, l := range strings.Split(e.logs.String(), "\n") {
+				if strings.Contains(l, `"msg":"job delivered"`) && strings.Contains(l, `"kind":"document"`) {
+					delivered = l
+				}
 			}
 		}
 		for _, step := range []string{"download_front", "decrypt_front", "download_back", "decrypt_back", `"step":"document"`, `"vendor":"DocAuthMock"`, `"callback":`} {
@@ -477,7 +487,7 @@ func TestDocumentStartRefusesForeignImages(t *testing.T) {
 		"front_image_url": func(m map[string]any) { m["front_image_url"] = "http://169.254.169.254/latest/meta-data/" },
 		"selfie_image_url": func(m map[string]any) {
 			m["liveness_checking_enabled"] = true
-			m["selfie_image_iv"] = m["front_image_iv"]
+			m["selfie_image_iv"] = "AAAAAAAAAAAAAAAA"
 			m["selfie_image_url"] = "http://127.0.0.1:1/uploads/" + fmt.Sprint(m["capture_id"]) + "/selfie"
 		},
 		"back_image_url": func(m map[string]any) { m["back_image_url"] = other["back_image_url"] },
@@ -676,7 +686,7 @@ func TestCanaryPIINeverAtRestOrInLogs(t *testing.T) {
 		if !strings.Contains(logs, "result received") {
 			t.Fatal("no logs captured")
 		}
-		mr, err := e.http.Get(e.base + "/metrics")
+		mr, err := e.http.Get(e.metrics)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -792,5 +802,91 @@ func TestDocumentImagesBoundToCaptureAndSide(t *testing.T) {
 	r := e.proof("document", upload(true))
 	if r["success"] != false || r["exception"] == nil || !strings.Contains(fmt.Sprint(r["exception"]), "decrypt") {
 		t.Fatalf("swapped sides: %v", r)
+	}
+}
+
+// TestDocumentStartRefusesRepeatedIVs: the images of one capture share one
+// AES-GCM key, so two sides under the same IV are a nonce reuse (the XOR of
+// the two images leaks, and GCM's authentication key can be recovered).
+// The start is refused with 400 naming the later field, whatever base64
+// form repeats the IV, and nothing is dispatched.
+func TestDocumentStartRefusesRepeatedIVs(t *testing.T) {
+	t.Parallel()
+	e := start(t, opts{})
+	urlSafe := func(std any) string { // the same 12 bytes, URL-safe and unpadded
+		b, _ := base64.StdEncoding.DecodeString(std.(string))
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	for _, tc := range []struct {
+		name, field, message string
+		mut                  func(m map[string]any)
+	}{
+		{"back = front", "back_image_iv", "must differ from front_image_iv", func(m map[string]any) { m["back_image_iv"] = m["front_image_iv"] }},
+		{"back = front, other encoding", "back_image_iv", "must differ from front_image_iv", func(m map[string]any) { m["back_image_iv"] = urlSafe(m["front_image_iv"]) }},
+		{"selfie = front", "selfie_image_iv", "must differ from front_image_iv", func(m map[string]any) { m["selfie_image_iv"] = m["front_image_iv"] }},
+		{"selfie = back", "selfie_image_iv", "must differ from back_image_iv", func(m map[string]any) { m["selfie_image_iv"] = m["back_image_iv"] }},
+	} {
+		req, _ := e.capture([]byte("front"), []byte("back"), []byte("selfie"))
+		req["liveness_checking_enabled"] = true
+		tc.mut(req)
+		r := e.do("POST", "/api/v1/proofing/document", req)
+		if r.status != 400 {
+			t.Errorf("%s: %d %s, want 400", tc.name, r.status, r.raw)
+			continue
+		}
+		errs, _ := r.body["errors"].([]any)
+		if len(errs) != 1 || fmt.Sprint(errs[0]) != fmt.Sprint(map[string]any{"field": tc.field, "message": tc.message}) {
+			t.Errorf("%s: errors %s, want one on %s: %q", tc.name, r.raw, tc.field, tc.message)
+		}
+	}
+	// Distinct IVs are accepted.
+	req, _ := e.capture([]byte("front"), []byte("back"), []byte("selfie"))
+	req["liveness_checking_enabled"] = true
+	if r := e.proof("document", req); r["success"] != true {
+		t.Errorf("distinct IVs: %v", r)
+	}
+}
+
+// TestRefusedDocumentStartDeletesItsImages: a document start refused after
+// the upload (invalid request, attempt limit, no worker capacity) deletes
+// that capture's images at once: nothing will ever read them.
+func TestRefusedDocumentStartDeletesItsImages(t *testing.T) {
+	t.Parallel()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.AsyncWaitTimeoutSeconds = 3
+	cfg.IDVMaxAttempts = 1
+	cfg.WorkerConcurrency = 1
+	cfg.WorkerQueueSize = 1
+	e := serve(t, cfg, nil)
+	images := func(captureID any) int { return countFiles(t, filepath.Join(e.dataDir, captureID.(string))) }
+
+	// Refused as invalid (a repeated IV).
+	req, _ := e.capture([]byte("front"), []byte("back"))
+	req["back_image_iv"] = req["front_image_iv"]
+	if r := e.do("POST", "/api/v1/proofing/document", req); r.status != 400 || images(req["capture_id"]) != 0 {
+		t.Errorf("invalid start: %d, %d images left", r.status, images(req["capture_id"]))
+	}
+	// Refused at the attempt limit: the person's one attempt is in flight.
+	hang := map[string]any{"applicant": applicant(set("first_name", "Hang")), "person_id": "person-1"}
+	if r := e.do("POST", "/api/v1/proofing/resolution", hang); r.status != 202 {
+		t.Fatalf("first attempt: %d %s", r.status, r.raw)
+	}
+	req, _ = e.capture([]byte("front"), []byte("back"))
+	req["person_id"] = "person-1"
+	if r := e.do("POST", "/api/v1/proofing/document", req); r.status != 429 || images(req["capture_id"]) != 0 {
+		t.Errorf("limited start: %d, %d images left", r.status, images(req["capture_id"]))
+	}
+	// Refused for capacity: one worker busy with a Hang job, one job waiting.
+	hang["person_id"] = "person-2"
+	for i := range 5 {
+		hang["person_id"] = fmt.Sprint("person-busy-", i)
+		if r := e.do("POST", "/api/v1/proofing/resolution", hang); r.status == 503 {
+			break
+		}
+	}
+	req, _ = e.capture([]byte("front"), []byte("back"))
+	if r := e.do("POST", "/api/v1/proofing/document", req); r.status != 503 || images(req["capture_id"]) != 0 {
+		t.Errorf("start without capacity: %d, %d images left", r.status, images(req["capture_id"]))
 	}
 }

@@ -20,8 +20,9 @@ type blobs struct {
 	store *blobstore.Store
 	// uploads serves PUT /uploads/... (local store only).
 	uploads http.Handler
-	// sweep removes abandoned objects older than a time (local store only).
-	sweep func(olderThan time.Time) (int, error)
+	// sweep removes images older than a time that no job read (abandoned,
+	// refused or expired unclaimed): local directory and S3 alike.
+	sweep func(ctx context.Context, olderThan time.Time) (int, error)
 	close func() error
 }
 
@@ -34,7 +35,8 @@ func newBlobs(ctx context.Context, cfg config.Config, baseURL, dataDir string, l
 		if err != nil {
 			return nil, err
 		}
-		return &blobs{store: blobstore.New(d, opts)}, nil
+		store := blobstore.New(d, opts)
+		return &blobs{store: store, sweep: store.Sweep}, nil
 	}
 	if dataDir == "" {
 		return nil, &config.Error{Key: "data_dir", Msg: "is required"}
@@ -47,7 +49,8 @@ func newBlobs(ctx context.Context, cfg config.Config, baseURL, dataDir string, l
 	if err != nil {
 		return nil, &config.Error{Key: "data_dir", Msg: err.Error()}
 	}
-	return &blobs{store: blobstore.New(local, opts), uploads: local.UploadHandler(), sweep: local.Sweep}, nil
+	store := blobstore.New(local, opts)
+	return &blobs{store: store, uploads: local.UploadHandler(), sweep: store.Sweep}, nil
 }
 
 // newDispatchDriver picks how jobs reach workers: AWS Lambda, a distributed

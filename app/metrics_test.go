@@ -11,7 +11,7 @@ import (
 
 func scrape(t *testing.T, e *env) string {
 	t.Helper()
-	r, err := e.http.Get(e.base + "/metrics")
+	r, err := e.http.Get(e.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +88,24 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	}
 	if sample(t, text, "proofline_pool_queued_jobs") != 0 {
 		t.Error("queue gauge")
+	}
+}
+
+// TestMetricsAreNotOnThePublicHandler: GET /metrics on the public port is
+// 404; the metrics listener (metrics_addr) serves them.
+func TestMetricsAreNotOnThePublicHandler(t *testing.T) {
+	t.Parallel()
+	e := start(t, opts{})
+	r, err := e.http.Get(e.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 404 || strings.Contains(string(b), "proofline_") {
+		t.Fatalf("public GET /metrics: %d", r.StatusCode)
+	}
+	if !strings.Contains(scrape(t, e), "proofline_jobs_started_total") {
+		t.Fatal("the metrics listener lacks proofline's metrics")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/dispatch/queuedispatch"
+	"github.com/proofline/proofline/observe/metrics"
 )
 
 // queueEnabled reports whether jobs go to the distributed queue (asynq on
@@ -77,6 +78,16 @@ func NewQueueConsumer(ctx context.Context, cfg config.Config, o WorkerOptions) (
 		}
 	}
 	return c, nil
+}
+
+// registerQueueSweep exports what the queue driver's sweeps removed
+// (proofline_queue_swept_total) with the server's metrics; other drivers
+// have none.
+func registerQueueSweep(m *metrics.Metrics, d dispatch.Driver) error {
+	if q, ok := d.(*queuedispatch.Driver); ok {
+		return m.Registry().Register(q.Collector())
+	}
+	return nil
 }
 
 func queueRedis(cfg config.Config) (queuedispatch.RedisOpt, error) {

@@ -102,7 +102,7 @@ func startProofline(ctx context.Context, sc serverConfig, cl *cleanup) (*proofli
 	}
 	cl.add(func() { logf.Close() })
 	cmd := exec.Command(sc.bin, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = env
+	cmd.Env = append(env, "PROOFLINE_METRICS_ADDR=127.0.0.1:0") // never the default port another run may hold
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -58,3 +58,11 @@ type Driver interface {
 	// Delete removes the object under key; deleting an absent key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// Sweeper is implemented by drivers that can list what they hold. Sweep
+// deletes every object under a key of the blobstore shape last written
+// before olderThan (abandoned uploads, images of jobs that expired
+// unclaimed) and nothing else, and returns how many it deleted.
+type Sweeper interface {
+	Sweep(ctx context.Context, olderThan time.Time) (int, error)
+}

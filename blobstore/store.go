@@ -224,6 +224,23 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Sweep deletes every image last written before olderThan: uploads never
+// submitted, images of jobs refused or expired before a worker read them.
+// The server runs it every minute with olderThan = now - upload TTL - two
+// job timeouts, so no job can still need what it deletes. A driver that
+// cannot list its objects returns errors.ErrUnsupported.
+func (s *Store) Sweep(ctx context.Context, olderThan time.Time) (int, error) {
+	sw, ok := s.d.(Sweeper)
+	if !ok {
+		return 0, errors.ErrUnsupported
+	}
+	n, err := sw.Sweep(ctx, olderThan)
+	if err != nil {
+		return n, mapError(err, "sweep images")
+	}
+	return n, nil
+}
+
 // mapError turns a driver error into a *proofline.Error, keeping err as the
 // cause so errors.Is still finds the sentinel. op is a short public phrase.
 func mapError(err error, op string) error {

@@ -87,6 +87,10 @@ type Config struct {
 	OtelExporterOtlpEndpoint string `key:"otel_exporter_otlp_endpoint"`
 	// OtelServiceName is the service.name of exported spans. Default proofline.
 	OtelServiceName string `key:"otel_service_name"`
+	// MetricsAddr is where `proofline serve` serves GET /metrics (host:port),
+	// apart from the public port. Default 127.0.0.1:9091 (loopback only);
+	// "off" serves no metrics.
+	MetricsAddr string `key:"metrics_addr"`
 	// MockVendorLatencyMs delays every mock vendor answer, in milliseconds,
 	// to imitate real vendors in load tests. Default 0.
 	MockVendorLatencyMs int `key:"mock_vendor_latency_ms"`
@@ -111,6 +115,7 @@ func Defaults() Config {
 		CallbackClockSkewSeconds:   120,
 		LogLevel:                   "info",
 		OtelServiceName:            "proofline",
+		MetricsAddr:                DefaultMetricsAddr,
 	}
 	c.Web.setDefaults()
 	c.AWS.setDefaults()
@@ -325,6 +330,9 @@ func (c *Config) Validate() error {
 		if err := section.validate(c); err != nil {
 			return err
 		}
+	}
+	if err := validMetricsAddr(c.MetricsAddr); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

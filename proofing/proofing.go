@@ -241,10 +241,19 @@ func (s *Service) NewCapture(ctx context.Context) (*blobstore.Capture, error) {
 
 // StartDocument validates r and starts a document job. Image URLs must be
 // the capture's own upload URLs; anything else is refused before any fetch.
-func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Started, error) {
+// Two sides under the same IV are refused (one key encrypts them all).
+// A refused start (invalid, attempt limit, no capacity, store or queue down)
+// deletes the capture's images: no job will read them, and a retry is a
+// new capture.
+func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (_ *Started, err error) {
 	if s.opts.Blobs == nil {
 		return nil, proofline.Errorf(proofline.EUNAVAILABLE, "document proofing is not configured")
 	}
+	defer func() {
+		if err != nil && validCaptureID(r.CaptureID) {
+			s.discardCapture(ctx, r.CaptureID)
+		}
+	}()
 	var v proofline.ValidationError
 	if !validCaptureID(r.CaptureID) {
 		v.Add("capture_id", requiredOr(r.CaptureID, "is not a capture id"))
@@ -259,6 +268,9 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 	} else {
 		args.PersonRef = r.PersonRef
 	}
+	// One key encrypts every side: two sides under one IV would be an
+	// AES-GCM nonce reuse. The later field is refused.
+	seenIVs := map[string]string{} // decoded IV → field
 	image := func(side blobstore.Side, rawURL, iv string, ref *proofline.ImageRef) {
 		name := string(side) + "_image"
 		if rawURL == "" {
@@ -273,6 +285,10 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 		b, err := decodeB64(iv)
 		if err != nil || len(b) != 12 {
 			v.Add(name+"_iv", requiredOr(iv, "must be a base64 12-byte IV"))
+		} else if first, dup := seenIVs[string(b)]; dup {
+			v.Add(name+"_iv", "must differ from "+first)
+		} else {
+			seenIVs[string(b)] = name + "_iv"
 		}
 		ref.IV = b
 	}
@@ -287,6 +303,20 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (*Starte
 		return nil, err
 	}
 	return s.start(ctx, proofline.KindDocument, r.Attempt, &proofline.Payload{Document: args})
+}
+
+// discardCapture deletes every image of a capture whose start was refused.
+// A failure is logged; the blob store's sweep (local) or the bucket's
+// lifecycle rule (S3) removes what is left.
+func (s *Service) discardCapture(ctx context.Context, captureID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, side := range blobstore.Sides() {
+		if err := s.opts.Blobs.Delete(ctx, blobstore.Key(captureID, side)); err != nil {
+			s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "refused capture: image not deleted",
+				slog.String("capture_id", captureID), slog.String("side", string(side)), slog.String("code", proofline.ErrorCode(err)))
+		}
+	}
 }
 
 func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p *proofline.Payload) (_ *Started, err error) {

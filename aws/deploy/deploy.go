@@ -14,9 +14,15 @@
 // with Timeout 60, publishes a version under the alias named by the first
 // 10 characters of the git ref (the Qualifier the IdP invokes), has
 // asynchronous retries disabled and a MaximumEventAge no longer than the
-// proofing deadline, reads only its bucket prefix and the
-// /{env}/idp/doc-capture/ parameters, takes its outbound proxy from SSM, and
-// has an alarm on its Errors metric.
+// proofing deadline, takes its outbound proxy from SSM, and has an alarm on
+// its Errors metric.
+//
+// Each function has an IAM role of its own (least privilege): it reads only
+// the Parameter Store values of its Role (Parameters: its kind's callback
+// token and its kind's vendor credentials), decrypts only those, writes only
+// its own log group, and only the document functions read and delete images
+// under the bucket prefix. The bootstrap reads exactly its Role's
+// parameters (RoleOf names the role from the function's name).
 package deploy
 
 import (
@@ -87,6 +93,72 @@ type Function struct {
 	Logical string // CloudFormation logical id, e.g. ProofDocumentFunction
 	Suffix  string // name after "{env}-idp-functions-"
 	Mock    bool
+	Role    Role
+}
+
+// Role is what one function is for: the kind of job it runs, with mock or
+// real vendors. It decides what the function's IAM role allows.
+type Role struct {
+	Kind proofline.Kind
+	Mock bool
+}
+
+// vendorSecrets are the secret configuration keys of each kind's real
+// vendors. InstantVerify (resolution) and PhoneFinder (address) are one
+// LexisNexis RDP account with one set of credentials, so both kinds read
+// those; only resolution reads AAMVA's key, only document reads TrueID's.
+var vendorSecrets = map[proofline.Kind][]string{
+	proofline.KindResolution: {"lexisnexis_username", "lexisnexis_password", "lexisnexis_hmac_key_id", "lexisnexis_hmac_secret_key", "aamva_private_key"},
+	proofline.KindAddress:    {"lexisnexis_username", "lexisnexis_password", "lexisnexis_hmac_key_id", "lexisnexis_hmac_secret_key"},
+	proofline.KindDocument:   {"lexisnexis_trueid_username", "lexisnexis_trueid_password", "lexisnexis_trueid_hmac_key_id", "lexisnexis_trueid_hmac_secret_key"},
+}
+
+// ConfigSecrets are the secret configuration keys the function reads from
+// Parameter Store at start (/{env}/idp/doc-capture/{key}): seal_keys (the
+// envelope ring of envelope v1) and, with real vendors, its kind's vendor
+// credentials.
+func (r Role) ConfigSecrets() []string {
+	keys := []string{"seal_keys"}
+	if !r.Mock {
+		keys = append(keys, vendorSecrets[r.Kind]...)
+	}
+	return keys
+}
+
+// Parameters are the Parameter Store names the function may read: its
+// ConfigSecrets and its kind's callback token (ssmparam.TokenName).
+func (r Role) Parameters() []string {
+	return append(r.ConfigSecrets(), string(r.Kind)+"_proof_result_token")
+}
+
+// ReadsImages reports whether the function reads and deletes images.
+func (r Role) ReadsImages() bool { return r.Kind == proofline.KindDocument }
+
+// FunctionName is the function's name in environment env.
+func (r Role) FunctionName(env string) string {
+	return env + "-idp-functions-" + r.suffix()
+}
+
+func (r Role) suffix() string {
+	s := lambdadispatch.FunctionBase(r.Kind)
+	if r.Mock {
+		s += "Mock"
+	}
+	return s + "Function"
+}
+
+// RoleOf names the Role of the function called name in environment env
+// (Lambda's AWS_LAMBDA_FUNCTION_NAME); false when name is not one of the
+// template's functions.
+func RoleOf(env, name string) (Role, bool) {
+	for _, k := range proofline.Kinds {
+		for _, mock := range []bool{false, true} {
+			if r := (Role{Kind: k, Mock: mock}); env != "" && r.FunctionName(env) == name {
+				return r, true
+			}
+		}
+	}
+	return Role{}, false
 }
 
 type view struct {
@@ -152,10 +224,12 @@ func Render(p Params) ([]byte, error) {
 		}
 	}
 	for _, kind := range proofline.Kinds {
-		base := lambdadispatch.FunctionBase(kind)
-		v.Functions = append(v.Functions, Function{Logical: base + "Function", Suffix: base + "Function"})
-		if p.Mock {
-			v.Functions = append(v.Functions, Function{Logical: base + "MockFunction", Suffix: base + "MockFunction", Mock: true})
+		for _, mock := range []bool{false, true} {
+			if mock && !p.Mock {
+				continue
+			}
+			r := Role{Kind: kind, Mock: mock}
+			v.Functions = append(v.Functions, Function{Logical: r.suffix(), Suffix: r.suffix(), Mock: mock, Role: r})
 		}
 	}
 	var b bytes.Buffer

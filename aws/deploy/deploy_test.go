@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -145,9 +146,6 @@ func TestTemplateSettings(t *testing.T) {
 				t.Errorf("%s.%s = %v, want %v", logical, path, got, want)
 			}
 		}
-		if fmt.Sprint(get(t, f, "Properties", "Policies")) != "[map[Ref:WorkerPolicy]]" {
-			t.Errorf("%s policies %v", logical, get(t, f, "Properties", "Policies"))
-		}
 		// Extra settings only on the real functions.
 		_, hasEnv := get(t, f, "Properties").(map[string]any)["Environment"]
 		if hasEnv == strings.HasSuffix(fn, "Mock") {
@@ -163,31 +161,6 @@ func TestTemplateSettings(t *testing.T) {
 		t.Errorf("extra env = %v", got)
 	}
 
-	// IAM: the bucket prefix and the parameter path, nothing wider.
-	stmts := get(t, res, "WorkerPolicy", "Properties", "PolicyDocument", "Statement").([]any)
-	if len(stmts) != 3 {
-		t.Fatalf("%d statements", len(stmts))
-	}
-	for _, s := range stmts {
-		actions := fmt.Sprint(get(t, s, "Action"))
-		resource := get(t, s, "Resource")
-		switch get(t, s, "Sid") {
-		case "ReadAndDeleteImagesUnderThePrefix":
-			if actions != "[s3:GetObject s3:DeleteObject]" || get(t, resource, "Fn::Sub") != "arn:${AWS::Partition}:s3:::${DocAuthS3Bucket}/${DocAuthS3Prefix}*" {
-				t.Errorf("s3 statement %v", s)
-			}
-		case "ReadWorkerParameters":
-			if actions != "[ssm:GetParameter ssm:GetParameters]" || get(t, resource, "Fn::Sub") != "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${EnvironmentName}/idp/doc-capture/*" {
-				t.Errorf("ssm statement %v", s)
-			}
-		case "DecryptWorkerParameters":
-			if actions != "kms:Decrypt" || get(t, s, "Condition", "StringEquals", "kms:ViaService", "Fn::Sub") != "ssm.${AWS::Region}.amazonaws.com" {
-				t.Errorf("kms statement %v", s)
-			}
-		default:
-			t.Errorf("unexpected statement %v", s)
-		}
-	}
 	if get(t, tpl, "Outputs", "Qualifier", "Value") != ref[:10] {
 		t.Error("qualifier output")
 	}
@@ -248,4 +221,149 @@ func TestRenderRefuses(t *testing.T) {
 	if _, err := deploy.Render(ok); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestEachFunctionHasItsOwnLeastPrivilegeRole parses the rendered template
+// and checks every function's IAM statements, actions and resources: a
+// function reads its own kind's callback token and its own kind's vendor
+// credentials and nothing else; only the document functions touch images;
+// no policy is shared.
+func TestEachFunctionHasItsOwnLeastPrivilegeRole(t *testing.T) {
+	t.Parallel()
+	tpl := render(t, deploy.Params{GitRef: ref, CodeURI: "x.zip", Mock: true})
+	res := get(t, tpl, "Resources").(map[string]any)
+	const param = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${EnvironmentName}/idp/doc-capture/"
+	rdp := []string{"lexisnexis_username", "lexisnexis_password", "lexisnexis_hmac_key_id", "lexisnexis_hmac_secret_key"}
+	trueID := []string{"lexisnexis_trueid_username", "lexisnexis_trueid_password", "lexisnexis_trueid_hmac_key_id", "lexisnexis_trueid_hmac_secret_key"}
+	// What each function may read, written out here independently of the
+	// renderer.
+	want := map[string][]string{
+		"ProofDocumentFunction":       append([]string{"seal_keys", "document_proof_result_token"}, trueID...),
+		"ProofResolutionFunction":     append([]string{"seal_keys", "resolution_proof_result_token", "aamva_private_key"}, rdp...),
+		"ProofAddressFunction":        append([]string{"seal_keys", "address_proof_result_token"}, rdp...),
+		"ProofDocumentMockFunction":   {"seal_keys", "document_proof_result_token"},
+		"ProofResolutionMockFunction": {"seal_keys", "resolution_proof_result_token"},
+		"ProofAddressMockFunction":    {"seal_keys", "address_proof_result_token"},
+	}
+	roles := map[string]bool{}
+	for fn, params := range want {
+		role := fmt.Sprint(get(t, res, fn, "Properties", "Role"))
+		if role != "map[Fn::GetAtt:"+fn+"Role.Arn]" {
+			t.Errorf("%s: Role %s, want its own role", fn, role)
+			continue
+		}
+		if _, shared := get(t, res, fn, "Properties").(map[string]any)["Policies"]; shared {
+			t.Errorf("%s: has SAM Policies besides its role", fn)
+		}
+		roles[fn+"Role"] = true
+		r := get(t, res, fn+"Role")
+		if get(t, r, "Type") != "AWS::IAM::Role" {
+			t.Fatalf("%sRole is %v", fn, get(t, r, "Type"))
+		}
+		props := get(t, r, "Properties").(map[string]any)
+		if _, ok := props["ManagedPolicyArns"]; ok {
+			t.Errorf("%s: managed policies attached", fn)
+		}
+		if got := fmt.Sprint(get(t, props, "AssumeRolePolicyDocument", "Statement")); got != "[map[Action:sts:AssumeRole Effect:Allow Principal:map[Service:lambda.amazonaws.com]]]" {
+			t.Errorf("%s: trust policy %s", fn, got)
+		}
+		policies := get(t, props, "Policies").([]any)
+		if len(policies) != 1 {
+			t.Fatalf("%s: %d inline policies", fn, len(policies))
+		}
+		var arns []any
+		for _, p := range params {
+			arns = append(arns, map[string]any{"Fn::Sub": param + p})
+		}
+		wantStmts := map[string]string{
+			"WriteOwnLogs": canon(map[string]any{"Sid": "WriteOwnLogs", "Effect": "Allow",
+				"Action":   []any{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+				"Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${EnvironmentName}-idp-functions-" + fn + ":*"}}),
+			"ReadOwnParameters": canon(map[string]any{"Sid": "ReadOwnParameters", "Effect": "Allow",
+				"Action": []any{"ssm:GetParameter", "ssm:GetParameters"}, "Resource": arns}),
+			"DecryptOwnParameters": canon(map[string]any{"Sid": "DecryptOwnParameters", "Effect": "Allow",
+				"Action": "kms:Decrypt", "Resource": "*", "Condition": map[string]any{"StringEquals": map[string]any{
+					"kms:ViaService":                      map[string]any{"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"},
+					"kms:EncryptionContext:PARAMETER_ARN": arns,
+				}}}),
+		}
+		if strings.HasPrefix(fn, "ProofDocument") {
+			wantStmts["ReadAndDeleteImagesUnderThePrefix"] = canon(map[string]any{"Sid": "ReadAndDeleteImagesUnderThePrefix", "Effect": "Allow",
+				"Action":   []any{"s3:GetObject", "s3:DeleteObject"},
+				"Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:s3:::${DocAuthS3Bucket}/${DocAuthS3Prefix}*"}})
+		}
+		stmts := get(t, policies[0], "PolicyDocument", "Statement").([]any)
+		if len(stmts) != len(wantStmts) {
+			t.Errorf("%s: %d statements, want %d: %v", fn, len(stmts), len(wantStmts), stmts)
+		}
+		for _, st := range stmts {
+			sid, _ := st.(map[string]any)["Sid"].(string)
+			if w, ok := wantStmts[sid]; !ok || canon(st) != w {
+				t.Errorf("%s: statement %s\n got %v\nwant %s", fn, sid, st, w)
+			}
+		}
+		// None reads another kind's token.
+		for _, other := range []string{"document", "resolution", "address"} {
+			tok := param + other + "_proof_result_token"
+			if strings.Contains(fmt.Sprint(stmts), tok) != strings.HasPrefix(strings.ToLower(fn), "proof"+other) {
+				t.Errorf("%s: reads the %s token: %v", fn, other, strings.Contains(fmt.Sprint(stmts), tok))
+			}
+		}
+	}
+	// No other IAM resource: nothing shared between functions.
+	for name, r := range res {
+		typ, _ := get(t, r, "Type").(string)
+		if strings.HasPrefix(typ, "AWS::IAM::") && !roles[name] {
+			t.Errorf("IAM resource %s (%s) besides the per-function roles", name, typ)
+		}
+	}
+}
+
+// TestRoleOfNamesTheTemplatesFunctions: the bootstrap finds its role from
+// Lambda's function name, and only for the template's names.
+func TestRoleOfNamesTheTemplatesFunctions(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]deploy.Role{
+		"prod-idp-functions-ProofDocumentFunction":       {Kind: "document"},
+		"prod-idp-functions-ProofResolutionMockFunction": {Kind: "resolution", Mock: true},
+		"prod-idp-functions-ProofAddressFunction":        {Kind: "address"},
+	} {
+		if got, ok := deploy.RoleOf("prod", name); !ok || got != want {
+			t.Errorf("RoleOf(%s) = %+v, %v", name, got, ok)
+		}
+	}
+	for _, name := range []string{"", "function", "test-idp-functions-ProofDocumentFunction", "prod-idp-functions-ProofDocument", "prod-idp-functions-ProofPassportFunction"} {
+		if _, ok := deploy.RoleOf("prod", name); ok {
+			t.Errorf("RoleOf(%q) found a role", name)
+		}
+	}
+}
+
+// canon prints v with every list sorted: IAM lists are sets.
+func canon(v any) string {
+	switch x := v.(type) {
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = canon(e)
+		}
+		sort.Strings(parts)
+		return "[" + strings.Join(parts, " ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		b.WriteString("map[")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(k + ":" + canon(x[k]))
+		}
+		return b.String() + "]"
+	}
+	return fmt.Sprint(v)
 }

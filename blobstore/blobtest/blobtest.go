@@ -78,6 +78,10 @@ func Run(t *testing.T, newStore func(t *testing.T) (*blobstore.Store, Uploader))
 		t.Parallel()
 		testForeignURLs(t, newStore)
 	})
+	t.Run("Sweep", func(t *testing.T) {
+		t.Parallel()
+		testSweep(t, newStore)
+	})
 	t.Run("ParseKey", func(t *testing.T) {
 		t.Parallel()
 		testParseKey(t)
@@ -228,6 +232,34 @@ func testRoundTrip(t *testing.T, newStore func(*testing.T) (*blobstore.Store, Up
 		if err := s.Delete(ctx(t), key); err != nil {
 			t.Fatalf("second Delete(%s): %v", side, err)
 		}
+	}
+}
+
+// testSweep: the sweep deletes what was written before its cutoff (an image
+// nothing read: abandoned, refused or expired unclaimed) and nothing newer.
+// Object times are the store's own, so the cutoffs are an hour either side
+// of now rather than a wait.
+func testSweep(t *testing.T, newStore func(*testing.T) (*blobstore.Store, Uploader)) {
+	s, up := newStore(t)
+	c := newCapture(t, s)
+	for _, side := range []blobstore.Side{blobstore.SideFront, blobstore.SideBack} {
+		mustUpload(t, up, c.Uploads[side], randomBytes(t, 100))
+	}
+	if n, err := s.Sweep(ctx(t), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Sweep(an hour ago) = %d, %v; want 0 (nothing that old)", n, err)
+	}
+	if _, err := s.Read(ctx(t), blobstore.Key(c.ID, blobstore.SideFront), 0); err != nil {
+		t.Fatalf("a recent image was swept: %v", err)
+	}
+	if n, err := s.Sweep(ctx(t), time.Now().Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("Sweep(in an hour) = %d, %v; want 2", n, err)
+	}
+	for _, side := range []blobstore.Side{blobstore.SideFront, blobstore.SideBack} {
+		_, err := s.Read(ctx(t), blobstore.Key(c.ID, side), 0)
+		wantCode(t, err, proofline.ENOTFOUND, blobstore.ErrNotFound)
+	}
+	if n, err := s.Sweep(ctx(t), time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("second Sweep = %d, %v; want 0", n, err)
 	}
 }
 

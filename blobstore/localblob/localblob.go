@@ -505,7 +505,10 @@ func (f *firstByteReader) Read(p []byte) (int, error) {
 // periodically (e.g. every minute with olderThan = now - upload TTL - job
 // timeout) so abandoned uploads never linger. It returns how many objects it
 // removed. Only names this driver makes are touched.
-func (d *Driver) Sweep(olderThan time.Time) (int, error) {
+func (d *Driver) Sweep(ctx context.Context, olderThan time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	r, err := d.root()
 	if err != nil {
 		return 0, fmt.Errorf("localblob: open dir: %w", err)

@@ -444,7 +444,7 @@ func TestSweep(t *testing.T) {
 		}
 	}
 
-	n, err := f.driver.Sweep(time.Now().Add(-time.Hour))
+	n, err := f.driver.Sweep(context.Background(), time.Now().Add(-time.Hour))
 	if err != nil || n != 4 {
 		t.Fatalf("Sweep = %d, %v; want 4", n, err)
 	}
@@ -465,7 +465,7 @@ func TestSweep(t *testing.T) {
 	if _, err := f.store.Read(t.Context(), blobstore.Key(newC.ID, blobstore.SideSelfie), 0); !errors.Is(err, blobstore.ErrNotFound) {
 		t.Errorf("old selfie survived: %v", err)
 	}
-	if n, err := f.driver.Sweep(time.Now().Add(-time.Hour)); err != nil || n != 0 {
+	if n, err := f.driver.Sweep(context.Background(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Errorf("second Sweep = %d, %v; want 0", n, err)
 	}
 }

@@ -293,6 +293,43 @@ func (d *Driver) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Sweep deletes the images under the prefix last modified before olderThan
+// (ListObjectsV2 on the prefix, then DeleteObject each). Only keys of the
+// blobstore shape are touched; anything else under the prefix, or outside
+// it, is left alone. The bucket's lifecycle rule (docs/aws.md) is the
+// backstop when no server sweeps.
+func (d *Driver) Sweep(ctx context.Context, olderThan time.Time) (int, error) {
+	p := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: aws.String(d.bucket), Prefix: aws.String(d.prefix)})
+	removed := 0
+	var errs []error
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return removed, fmt.Errorf("s3blob: list objects: %w", err)
+		}
+		for _, o := range page.Contents {
+			if o.Key == nil || o.LastModified == nil || !o.LastModified.Before(olderThan) {
+				continue
+			}
+			key, ok := strings.CutPrefix(*o.Key, d.prefix)
+			if !ok || !blobstore.ValidKey(key) {
+				continue
+			}
+			if err := d.Delete(ctx, key); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed++
+		}
+	}
+	if len(errs) > 0 {
+		return removed, fmt.Errorf("s3blob: sweep: %w", errors.Join(errs...))
+	}
+	return removed, nil
+}
+
+var _ blobstore.Sweeper = (*Driver)(nil)
+
 func isNotFound(err error) bool {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound

@@ -269,3 +269,36 @@ func TestCORSPreflight(t *testing.T) {
 		t.Fatalf("preflight: %d, Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+// TestSweepTouchesOnlyImagesUnderThePrefix: the server's sweep deletes old
+// images of the blobstore shape under the prefix, and nothing else in the
+// bucket: not other prefixes, not other names under the prefix.
+func TestSweepTouchesOnlyImagesUnderThePrefix(t *testing.T) {
+	t.Parallel()
+	s, bucket := newStore(t)
+	cl := srv.Client()
+	put := func(key string) {
+		t.Helper()
+		if _, err := cl.PutObject(ctx(t), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	image := prefix + "0123456789abcdef0123456789abcdef/front"
+	others := []string{"other/0123456789abcdef0123456789abcdef/front", prefix + "README", prefix + "0123456789abcdef0123456789abcdef/extra", "0123456789abcdef0123456789abcdef/back"}
+	put(image)
+	for _, k := range others {
+		put(k)
+	}
+	n, err := s.Sweep(ctx(t), time.Now().Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	if _, err := cl.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(image)}); err == nil {
+		t.Fatal("the old image is still in the bucket")
+	}
+	for _, k := range others {
+		if _, err := cl.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
+			t.Errorf("%s was swept: %v", k, err)
+		}
+	}
+}

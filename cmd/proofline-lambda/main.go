@@ -11,9 +11,11 @@
 //	    -ldflags "-X main.version=$(git rev-parse HEAD)" -o bootstrap ./cmd/proofline-lambda
 //
 // Configuration comes from the environment (PROOFLINE_<KEY>, see README and
-// docs/aws.md), then from SSM Parameter Store: for every secret key of the
-// configuration, /{environment_name}/idp/doc-capture/{key} when it exists,
-// with decryption (seal_keys, vendor credentials, ...). Callback tokens are
+// docs/aws.md), then from SSM Parameter Store: for the secret keys of this
+// function's role (aws/deploy Role.ConfigSecrets: seal_keys and its own
+// kind's vendor credentials; the role is named by AWS_LAMBDA_FUNCTION_NAME),
+// /{environment_name}/idp/doc-capture/{key} when it exists, with
+// decryption. A function runs only jobs of its own kind. Callback tokens are
 // read per job from /{environment_name}/idp/doc-capture/{kind}_proof_result_token
 // and cached for ssm_cache_seconds; IDP_API_AUTH_TOKEN overrides them. A
 // job without a token fails before any vendor call.
@@ -66,6 +68,7 @@ type handler struct {
 	rt      *worker.Runtime
 	version string
 	log     *slog.Logger
+	kind    proofline.Kind // the only kind this function runs; "" = any
 }
 
 // setup builds the worker runtime from the environment and Parameter Store.
@@ -90,8 +93,14 @@ func setup(ctx context.Context, environ []string, logOut io.Writer) (*handler, e
 	if err != nil {
 		return nil, err
 	}
+	role, ownRole := functionRole(cfg.EnvironmentName, environ)
+	secrets := workerSecrets()
+	if ownRole {
+		secrets = role.ConfigSecrets()
+		onlyOwnVendors(&cfg, role)
+	}
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	applied, err := params.Overlay(octx, config.SecretKeys(), cfg.Set)
+	applied, err := params.Overlay(octx, secrets, cfg.Set)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -114,7 +123,11 @@ func setup(ctx context.Context, environ []string, logOut io.Writer) (*handler, e
 		return nil, err
 	}
 	log.Info("proofline lambda ready", slog.String("environment", cfg.EnvironmentName), slog.Any("ssm_keys", applied))
-	return &handler{rt: rt, version: version, log: log}, nil
+	h := &handler{rt: rt, version: version, log: log}
+	if ownRole {
+		h.kind = role.Kind
+	}
+	return h, nil
 }
 
 // Handle runs one event: a sealed job envelope. Anything but a delivered
@@ -130,6 +143,11 @@ func (h *handler) Handle(ctx context.Context, event json.RawMessage) (Response, 
 		return resp, errors.New("event rejected: not a job envelope")
 	}
 	resp.Kind, resp.ResultID = string(env.Kind), env.ResultID
+	if h.kind != "" && env.Kind != h.kind {
+		resp.Outcome = "rejected"
+		h.log.Error("event rejected: job of another kind", slog.String("kind", string(env.Kind)), slog.String("result_id", env.ResultID))
+		return resp, fmt.Errorf("job %s rejected: a %s job sent to the %s function", env.ResultID, env.Kind, h.kind)
+	}
 	err = h.rt.Handle(ctx, env)
 	switch {
 	case err == nil:

@@ -6,8 +6,12 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/aws/deploy"
 	"github.com/proofline/proofline/aws/ssmparam/ssmtest"
+	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/seal"
 )
 
@@ -46,5 +50,64 @@ func TestSetupRefuses(t *testing.T) {
 	resp, err := h.Handle(context.Background(), json.RawMessage(`{"hello":"world"}`))
 	if err == nil || resp.Outcome != "rejected" || resp.Version != version {
 		t.Fatalf("Handle(garbage) = %+v, %v", resp, err)
+	}
+}
+
+// TestFunctionReadsOnlyItsRolesParameters: a function's IAM role allows only
+// its kind's parameters, and Parameter Store refuses a GetParameters whose
+// names are not all allowed. So the bootstrap of, say, the address function
+// asks for exactly its role's names (never another kind's token or vendor
+// credentials, never a server secret), and refuses a job of another kind.
+func TestFunctionReadsOnlyItsRolesParameters(t *testing.T) {
+	t.Parallel()
+	k, _ := seal.Generate("k1")
+	all := map[string]string{}
+	for _, name := range append(config.SecretKeys(), "address_proof_result_token", "document_proof_result_token", "resolution_proof_result_token") {
+		all["/ok/idp/doc-capture/"+name] = "value-of-" + name
+	}
+	all["/ok/idp/doc-capture/seal_keys"] = seal.FormatKeys(k)
+	for _, role := range []deploy.Role{{Kind: proofline.KindAddress}, {Kind: proofline.KindDocument}, {Kind: proofline.KindResolution, Mock: true}} {
+		ssm := ssmtest.Start(t, all)
+		env := []string{
+			"PROOFLINE_AWS_SSM_ENDPOINT=" + ssm.URL, "PROOFLINE_BASE_URL=https://idp.example.gov",
+			"PROOFLINE_DOC_AUTH_ENABLE_PRESIGNED_S3_URLS=true", "PROOFLINE_DOC_AUTH_S3_BUCKET=idp-images",
+			"PROOFLINE_AWS_S3_ENDPOINT=http://127.0.0.1:9", "PROOFLINE_ENVIRONMENT_NAME=ok",
+			"AWS_LAMBDA_FUNCTION_NAME=" + role.FunctionName("ok"),
+		}
+		h, err := setup(context.Background(), env, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", role.FunctionName("ok"), err)
+		}
+		allowed := map[string]bool{}
+		for _, p := range role.Parameters() {
+			allowed["/ok/idp/doc-capture/"+p] = true
+		}
+		asked := 0
+		for _, c := range ssm.Calls() {
+			for _, n := range c.Names {
+				asked++
+				if !allowed[n] {
+					t.Errorf("%s asked for %s, which its role may not read", role.FunctionName("ok"), n)
+				}
+			}
+		}
+		if asked == 0 {
+			t.Errorf("%s read no parameters", role.FunctionName("ok"))
+		}
+		// A job of another kind is refused before any work.
+		for _, other := range proofline.Kinds {
+			if other == role.Kind {
+				continue
+			}
+			id := proofline.NewResultID()
+			ev, _ := json.Marshal(proofline.Envelope{
+				Version: proofline.EnvelopeVersion, Kind: other, ResultID: id,
+				CallbackURL: "https://idp.example.gov" + proofline.CallbackPath(other, id),
+				Deadline:    time.Now().Add(time.Minute), TraceID: "t", WorkerVersion: "v", Sealed: []byte("x"),
+			})
+			if resp, err := h.Handle(context.Background(), ev); err == nil || resp.Outcome != "rejected" {
+				t.Errorf("%s ran a %s job: %+v, %v", role.FunctionName("ok"), other, resp, err)
+			}
+		}
 	}
 }

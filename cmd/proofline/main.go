@@ -3,6 +3,9 @@
 //	proofline serve [--addr 127.0.0.1:8080] [--config proofline.yaml]
 //	proofline version
 //
+// serve answers the JSON API, callbacks, uploads and pages on --addr, and
+// GET /metrics only on metrics_addr (127.0.0.1:9091 by default).
+//
 // With no configuration, serve runs the embedded default: in-memory result
 // store, local image store, in-process workers, mock vendors and development
 // secrets generated at start. See README.md for every configuration key.
@@ -112,8 +115,31 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Metrics on their own listener (metrics_addr, loopback by default),
+	// never on the public port.
+	var msrv *http.Server
+	metricsLine := "  metrics: off\n"
+	if cfg.MetricsAddr != config.MetricsOff {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			_ = a.Close(context.Background())
+			fmt.Fprintf(stderr, "proofline: metrics_addr: cannot listen on %s: %v\n", cfg.MetricsAddr, err)
+			return 1
+		}
+		msrv = &http.Server{
+			Handler:           a.MetricsHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		go func() { _ = msrv.Serve(mln) }()
+		metricsLine = "  metrics on http://" + mln.Addr().String() + "/metrics\n"
+	}
 	mode := a.Mode()
-	fmt.Fprintf(stdout, "proofline %s listening on %s\n  mode: %s\n", version, a.BaseURL+"/", mode)
+	fmt.Fprintf(stdout, "proofline %s listening on %s\n  mode: %s\n%s", version, a.BaseURL+"/", mode, metricsLine)
 	if a.DevAPIKey != "" {
 		fmt.Fprintf(stdout, "  development API key (shown once): %s\n", a.DevAPIKey)
 	}
@@ -137,6 +163,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	shutCtx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	_ = srv.Shutdown(shutCtx)
+	if msrv != nil {
+		_ = msrv.Shutdown(shutCtx)
+	}
 	if err := a.Close(shutCtx); err != nil {
 		logger.Warn("close", slog.String("error", err.Error()))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -87,7 +88,9 @@ func TestServeEmbeddedDefaultRunsTheWholeLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuf
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, nil, &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, []string{"PROOFLINE_METRICS_ADDR=127.0.0.1:0"}, &out, &errb)
+	}()
 
 	urlRe := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)/`)
 	keyRe := regexp.MustCompile(`development API key \(shown once\): (dev_\S+)`)
@@ -145,5 +148,57 @@ func TestServeEmbeddedDefaultRunsTheWholeLoop(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), key) {
 		t.Fatal("the API key reached the logs")
+	}
+}
+
+// TestServeMetricsOnlyOnTheMetricsAddress: /metrics (which tells anyone who
+// reads it how many people are being proofed, and how) is not on the public
+// port: it is served on metrics_addr, loopback by default, which the
+// banner names.
+func TestServeMetricsOnlyOnTheMetricsAddress(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuf
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, []string{"PROOFLINE_METRICS_ADDR=127.0.0.1:0"}, &out, &errb)
+	}()
+	urlRe := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)/`)
+	metricsRe := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+/metrics)`)
+	var base, metricsURL string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			if k := metricsRe.FindStringSubmatch(out.String()); k != nil {
+				metricsURL = k[1]
+			}
+			break
+		}
+	}
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if base != "" {
+		if code, body := get(base + "/metrics"); code != 404 || strings.Contains(body, "proofline_") {
+			t.Errorf("public GET /metrics: %d (%d bytes), want 404", code, len(body))
+		}
+	}
+	if metricsURL == "" {
+		t.Fatalf("serve named no metrics address: %q %q", out.String(), errb.String())
+	}
+	if code, body := get(metricsURL); code != 200 || !strings.Contains(body, "proofline_jobs_started_total") {
+		t.Errorf("metrics address: %d %.200s", code, body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }

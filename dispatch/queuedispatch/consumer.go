@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,8 +34,11 @@ type ConsumerOptions struct {
 	// ShutdownTimeout is how long Shutdown lets in-flight jobs finish before
 	// it hands them back to the queue. Default 60 s.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// SweepInterval is how often the consumer sweeps its queues (see
+	// Sweeper). Default DefaultSweepInterval; negative: off.
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Consumer takes tasks off the queues and runs each envelope through a
@@ -47,6 +51,10 @@ type Consumer struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	metrics *Metrics
+
+	sweeper       *Sweeper
+	sweepInterval time.Duration
+	stopSweep     func()
 
 	base   context.Context // cancelled when a Shutdown's ctx ends first
 	cancel context.CancelFunc
@@ -118,6 +126,9 @@ func NewConsumer(h dispatch.Handler, o ConsumerOptions) (*Consumer, error) {
 		},
 	})
 	c.insp = asynq.NewInspector(o.Redis)
+	c.sweeper = NewSweeper(SweepOptions{Redis: o.Redis, QueuePrefix: o.QueuePrefix, Logger: o.Logger, Now: o.Now})
+	c.sweepInterval = o.SweepInterval
+	c.stopSweep = func() {}
 	return c, nil
 }
 
@@ -135,6 +146,9 @@ func (c *Consumer) Start() error {
 			return
 		}
 		c.startErr = c.srv.Start(asynq.HandlerFunc(c.process))
+		if c.startErr == nil {
+			c.stopSweep = startSweeping(c.sweeper, c.sweepInterval)
+		}
 	})
 	return c.startErr
 }
@@ -162,7 +176,11 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 		go func() {
 			c.srv.Shutdown()
 			c.cancel()
+			// A Start racing or following Shutdown starts nothing.
+			c.startOnce.Do(func() { c.startErr = errors.New("queuedispatch: consumer shut down") })
+			c.stopSweep()
 			_ = c.insp.Close()
+			_ = c.sweeper.Close()
 			close(c.stopped)
 		}()
 	})
@@ -194,13 +212,13 @@ func (c *Consumer) process(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		c.metrics.count("unknown", OutcomeRejected)
 		c.logger.Error("queue task rejected: envelope malformed", slog.String("task_type", t.Type()))
-		return fmt.Errorf("%w: envelope malformed", asynq.SkipRetry)
+		return fmt.Errorf("%w: envelope malformed", asynq.RevokeTask)
 	}
 	log := c.logger.With(slog.String("kind", string(env.Kind)), slog.String("result_id", env.ResultID), slog.String("trace_id", env.TraceID))
 	if t.Type() != TaskType(env.Kind) {
 		c.metrics.count(string(env.Kind), OutcomeRejected)
 		log.Error("queue task rejected: task type does not match the envelope")
-		return fmt.Errorf("%w: task type does not match the envelope", asynq.SkipRetry)
+		return fmt.Errorf("%w: task type does not match the envelope", asynq.RevokeTask)
 	}
 	if now := c.now(); !now.Before(env.Deadline) {
 		c.metrics.count(string(env.Kind), OutcomeDropped)
@@ -223,7 +241,8 @@ func (c *Consumer) process(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: deadline passed", asynq.RevokeTask)
 	case errors.Is(herr, worker.ErrRejected):
 		c.metrics.count(string(env.Kind), OutcomeRejected)
-		return fmt.Errorf("%w: envelope rejected", asynq.SkipRetry)
+		log.Warn("queue task rejected")
+		return fmt.Errorf("%w: envelope rejected", asynq.RevokeTask)
 	case errors.As(herr, &derr) && derr.Status >= 400 && derr.Status < 500:
 		// The IdP refused the callback (4xx other than 409): a retry
 		// would be refused the same way.
@@ -233,8 +252,7 @@ func (c *Consumer) process(ctx context.Context, t *asynq.Task) error {
 	// Not delivered (network, 5xx, cancelled by shutdown, panic): redeliver
 	// while retries are left and the deadline leaves room for another try.
 	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if retried < maxRetry && c.now().Add(RetryDelay(retried)+retryPickup).Before(env.Deadline) {
+	if retried < retryBudget(ctx, t) && c.now().Add(RetryDelay(retried)+retryPickup).Before(env.Deadline) {
 		c.metrics.count(string(env.Kind), OutcomeRetried)
 		log.Warn("queue task will be redelivered", slog.Int("retried", retried))
 		return errors.New("proofline: callback not delivered, retrying")
@@ -254,4 +272,17 @@ func (c *Consumer) handle(ctx context.Context, env *proofline.Envelope) (err err
 		}
 	}()
 	return c.h.Handle(ctx, env)
+}
+
+// retryBudget is the number of redeliveries the job may have: the header
+// Send writes (asynq's own MaxRetry is larger by retryBackstop), or asynq's
+// MaxRetry for tasks sent by older builds.
+func retryBudget(ctx context.Context, t *asynq.Task) int {
+	if v, ok := t.Headers()[headerRetries]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			return n
+		}
+	}
+	n, _ := asynq.GetMaxRetry(ctx)
+	return n
 }

@@ -62,9 +62,10 @@ func (m *Metrics) Dropped(kind proofline.Kind) uint64 {
 // InFlight is the number of jobs running now.
 func (m *Metrics) InFlight() int64 { return m.inFlight.Load() }
 
-// Collector exports the consumer's counters and, read from Redis at each
-// scrape, every consumed queue's sizes by state, latency and processed /
-// failed totals. Register it with the process's registry.
+// Collector exports the consumer's counters, what its sweeps removed and,
+// read from Redis at each scrape, every consumed queue's sizes by state,
+// latency and processed / failed totals. Register it with the process's
+// registry.
 func (c *Consumer) Collector() prometheus.Collector { return collector{c} }
 
 // MetricsHandler serves the Collector alone in the Prometheus text format
@@ -95,6 +96,7 @@ func (x collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descJobs, descDropped, descInFlight, descUp, descTasks, descSize, descLatency, descProcessed, descFailed} {
 		ch <- d
 	}
+	sweepCollector{x.c.sweeper}.Describe(ch)
 }
 
 func (x collector) Collect(ch chan<- prometheus.Metric) {
@@ -108,6 +110,7 @@ func (x collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(m.inFlight.Load()))
+	sweepCollector{x.c.sweeper}.Collect(ch)
 
 	// The queues' own figures, as asynq's inspector reads them from Redis.
 	for _, q := range x.c.queues {

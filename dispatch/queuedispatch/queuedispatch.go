@@ -17,16 +17,30 @@
 // transition and the callback's 409 make sure a job redelivered after a crash
 // or a lost acknowledgement still stores exactly one outcome.
 //
-// Deadlines: a task's asynq deadline is the envelope's deadline plus a small
-// slack, so that the Consumer (not asynq) sees a task that arrives late: it is
-// dropped without proofing and counted. Outcomes of worker.Runtime.Handle map
-// to the queue as follows:
+// Nothing is kept past a job's deadline, and nothing goes to asynq's
+// archive (which would keep the whole envelope for 90 days). Every way a
+// task can end deletes it:
 //
-//	nil (delivered, or 409 already done)  → done, task deleted
+//	nil (delivered, or 409 already done)  → done, task deleted (Retention 0)
 //	arrived after the deadline            → dropped and counted, task deleted (asynq.RevokeTask)
 //	worker.ErrExpired                     → task deleted (asynq.RevokeTask)
-//	worker.ErrRejected, malformed task    → not retried, archived for inspection (asynq.SkipRetry); the payload stays sealed
-//	*worker.DeliveryError                 → retried while retries are left and the deadline allows another try, else deleted
+//	worker.ErrRejected, malformed task    → counted and logged, task deleted (asynq.RevokeTask), never retried
+//	*worker.DeliveryError                 → retried while the job's retry budget (queue_max_retry) and deadline allow another try, else deleted
+//
+// asynq archives on its own in three more cases, all closed here: a task
+// whose asynq deadline passed before pickup (tasks carry an asynq timeout
+// instead of a deadline, so the handler always runs and drops a late task
+// itself), a handler that outlives that timeout, and a worker that died
+// mid-task (asynq retries both, rather than archiving, while retries are
+// left: tasks get retryBackstop more asynq retries than their budget, which
+// the Consumer reads from a task header and enforces itself; the next pickup
+// of such a task is past its deadline and deletes it). A Sweeper, run by
+// every Driver and Consumer, deletes whatever is archived or retained
+// anyway (older builds, operators) and every pending, scheduled or retry
+// task past its deadline, and counts it (proofline_queue_swept_total).
+// asynq's heartbeat also copies each running task's message into
+// asynq:workers:<server> while it runs (and until the next heartbeat, 5 s);
+// that record expires with its worker.
 package queuedispatch
 
 import (
@@ -45,12 +59,35 @@ import (
 // DefaultQueuePrefix is the queue name prefix when none is given.
 const DefaultQueuePrefix = "proofline"
 
-// deadlineSlack is added to the envelope deadline to make the asynq task
-// deadline. Every step of the worker runtime is bounded by the envelope
-// deadline itself; asynq's deadline is only the backstop, and the slack lets
-// the Consumer see and count tasks that arrive late instead of asynq failing
-// them before any handler runs.
+// deadlineSlack is added to the time left until the envelope deadline to
+// make the asynq task timeout. Every step of the worker runtime is bounded by
+// the envelope deadline itself; asynq's timeout is only the backstop.
 const deadlineSlack = 2 * time.Second
+
+// retryBackstop is how many asynq retries a task has beyond its retry
+// budget. asynq archives a task that fails with no retries left, and two of
+// its failures never reach the handler (a handler outliving the task
+// timeout, a worker dying mid-task): with retries left it retries instead,
+// and the Consumer, which enforces the budget itself, deletes the task at
+// its next pickup.
+const retryBackstop = 25
+
+// Task headers (routing data, no PII).
+const (
+	// headerDeadline is the job deadline, RFC 3339 (the sweep reads it).
+	headerDeadline = "proofline-deadline"
+	// headerRetries is the job's retry budget (queue_max_retry).
+	headerRetries = "proofline-max-retry"
+)
+
+// taskTimeout is the asynq timeout of a task sent at now for a job due at
+// deadline: the time left plus the slack, in whole seconds (asynq's unit),
+// at least one.
+func taskTimeout(now, deadline time.Time) time.Duration {
+	left := deadline.Sub(now) + deadlineSlack
+	secs := (left + time.Second - 1) / time.Second
+	return max(secs, 1) * time.Second
+}
 
 // retryPickup is how often retried tasks are moved back to their queue
 // (asynq DelayedTaskCheckInterval); a retry costs its backoff plus up to this.

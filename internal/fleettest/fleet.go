@@ -146,8 +146,9 @@ func (f *Fleet) StartServer(timeout int) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Metrics on a free loopback port: several servers share the machine.
 	p, err := f.start("server", []string{"serve", "--addr", addr}, addr,
-		"PROOFLINE_ASYNC_WAIT_TIMEOUT_SECONDS="+strconv.Itoa(timeout))
+		"PROOFLINE_ASYNC_WAIT_TIMEOUT_SECONDS="+strconv.Itoa(timeout), "PROOFLINE_METRICS_ADDR=127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
