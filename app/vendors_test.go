@@ -259,6 +259,8 @@ func TestRealVendorsEndToEnd(t *testing.T) {
 	if r := e.do("POST", "/api/v1/proofing/document", req); r.status != 400 || !strings.Contains(string(r.raw), `"field":"person_ref"`) || strings.Contains(string(r.raw), "Jane") {
 		t.Errorf("bad person_ref: %d %s", r.status, r.raw)
 	}
+	// A refused start deletes its capture's images: the retry is a new capture.
+	req, _ = e.capture(vendortest.TrueIDImage(vendortest.TIIDCard), []byte("back"))
 	req["person_ref"] = "sp-app-1:7d9f4c2e-5b1a-4e8f-9c3d-2a6b8e0f1d47"
 	if r := e.proof("document", req); r["success"] != true || r["pii_from_doc"].(map[string]any)["state_id_type"] != "identification_card" {
 		t.Errorf("identification card: %v", r)
