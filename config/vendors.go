@@ -21,8 +21,8 @@ const (
 	VendorLexisNexis    = "lexis_nexis"
 )
 
-// Vendors selects and configures the real vendor adapters (issue #8,
-// docs/vendors.md). Keys keep the original (login.gov) names. The embedded
+// Vendors selects and configures the real vendor adapters
+// (docs/vendors.md). Keys keep the original (login.gov) names. The embedded
 // default selects the mock vendors for every kind.
 type Vendors struct {
 	// IDVResolutionDefaultVendor is the resolution vendor: "mock" (default)
