@@ -41,8 +41,8 @@ bench: deps ## micro-benchmarks: seal/open, result store put/get (memory, Redis)
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@.ci/fuzz.sh $(or $(FUZZTIME),30s)
 
-clean: ## remove build output
-	rm -rf bin dist
+clean: ## remove build output and the default screenshot directory
+	rm -rf bin dist artifacts
 
 .PHONY: bench-e2e
 bench-e2e: deps ## end-to-end load vs same-run baselines (docs/bench.md); BENCH_JSON=file writes JSON too
