@@ -145,7 +145,7 @@ func TestValueErrorsNameTheirSource(t *testing.T) {
 		{"", []string{"PROOFLINE_ASYNC_WAIT_TIMEOUT_SECONDS=x"}, "config: async_wait_timeout_seconds: must be a whole number (from PROOFLINE_ASYNC_WAIT_TIMEOUT_SECONDS)"},
 		{q, nil, "config: poll_rate_for_verify_in_seconds: must be a whole number (from " + q + ")"},
 		{"", []string{"PROOFLINE_QUEUE_MAX_RETRY=26"}, "config: queue_max_retry: must be from 0 to 25 (from PROOFLINE_QUEUE_MAX_RETRY)"},
-		// A value left at its default that another key makes invalid.
+		// A value checked only because another key selects its vendor.
 		{"", []string{"PROOFLINE_IDV_RESOLUTION_DEFAULT_VENDOR=instant_verify", "PROOFLINE_LEXISNEXIS_BASE_URL=https://rdp.example.com",
 			"PROOFLINE_LEXISNEXIS_ACCOUNT_ID=a", "PROOFLINE_LEXISNEXIS_USERNAME=u", "PROOFLINE_LEXISNEXIS_PASSWORD=p",
 			"PROOFLINE_LEXISNEXIS_INSTANT_VERIFY_WORKFLOW=a b"}, "(from PROOFLINE_LEXISNEXIS_INSTANT_VERIFY_WORKFLOW)"},

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,13 @@ func makeCmd(t *testing.T, env []string, args ...string) (string, int) {
 		t.Skip("make is not installed")
 	}
 	cmd := exec.Command("make", append([]string{"-C", root, "--no-print-directory"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	// A make of its own, not a sub-make of the `make test` running this.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); name != "MAKEFLAGS" && name != "MAKELEVEL" && name != "MFLAGS" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -77,7 +84,7 @@ func TestMakeTestPrintsWhereTheScreenshotsAre(t *testing.T) {
 		out, code := makeCmd(t, env, "test", "PKGS="+pkg, "ARTIFACTS="+dir)
 		last := "" // the last line that is not make's own
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-			if !strings.HasPrefix(l, "make: ") {
+			if !regexp.MustCompile(`^make(\[\d+\])?: `).MatchString(l) {
 				last = l
 			}
 		}
