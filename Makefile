@@ -4,6 +4,8 @@ VERSION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
+# Where the browser tests leave their screenshots (PROOFLINE_ARTIFACTS).
+ARTIFACTS ?= $(CURDIR)/artifacts
 
 .PHONY: help build run deps test test-short lint bench bench-e2e bench-queue fuzz clean
 
@@ -16,12 +18,14 @@ build: ## build bin/proofline
 run: build ## run the embedded default on 127.0.0.1:8080
 	./bin/proofline serve
 
-deps: ## install what the tests need when it is missing (redis-server)
+deps: ## install Debian's redis-server and chromium when missing (apt-get, as root); the tests build versitygw and the Lambda emulator into ~/.cache/proofline themselves
 	@.ci/deps.sh
 
-test: deps ## the whole test suite, with the race detector (what CI runs)
+test: deps ## the whole test suite, with the race detector (what CI runs); screenshots go to ARTIFACTS (./artifacts)
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	@mkdir -p '$(ARTIFACTS)'
+	@status=0; PROOFLINE_ARTIFACTS='$(ARTIFACTS)' $(GO) test -race -count=1 -timeout 12m $(PKGS) || status=$$?; \
+	  echo "browser screenshots: $(ARTIFACTS)"; exit $$status
 
 test-short: ## quick run without the race detector
 	$(GO) test -count=1 $(PKGS)
@@ -37,8 +41,8 @@ bench: deps ## micro-benchmarks: seal/open, result store put/get (memory, Redis)
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@.ci/fuzz.sh $(or $(FUZZTIME),30s)
 
-clean: ## remove build output
-	rm -rf bin dist
+clean: ## remove build output and the default screenshot directory
+	rm -rf bin dist artifacts
 
 .PHONY: bench-e2e
 bench-e2e: deps ## end-to-end load vs same-run baselines (docs/bench.md); BENCH_JSON=file writes JSON too

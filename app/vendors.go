@@ -109,6 +109,9 @@ type VendorCheck struct {
 	// Reason says why the check failed; safe to print (no URL, body or credential).
 	Reason string
 	Took   time.Duration
+	// Checked says what was checked, in order ("configuration", "HEAD
+	// rdp.example.com over TLS through the proxy", ...); safe to print.
+	Checked []string
 }
 
 // String is the line `proofline vendors check` prints.
@@ -173,9 +176,11 @@ func CheckVendors(ctx context.Context, cfg config.Config, environ []string) []Ve
 		c := VendorCheck{Stage: tg.stage, Vendor: tg.vendor}
 		if tg.vendor == config.VendorMock {
 			c.Mock, c.OK = true, true
+			c.Checked = []string{"nothing to reach (mock vendor: sandbox values)"}
 			out = append(out, c)
 			continue
 		}
+		c.Checked = []string{"configuration"}
 		if hcErr != nil {
 			c.Reason = hcErr.Error()
 			out = append(out, c)
@@ -189,7 +194,9 @@ func CheckVendors(ctx context.Context, cfg config.Config, environ []string) []Ve
 		start := time.Now()
 		c.OK = true
 		for _, u := range tg.urls {
-			if reason := reach(ctx, hc, tg.stage, u); reason != "" {
+			checked, reason := reach(ctx, hc, tg.stage, u)
+			c.Checked = append(c.Checked, checked)
+			if reason != "" {
 				c.OK, c.Reason = false, reason
 				break
 			}
@@ -203,24 +210,26 @@ func CheckVendors(ctx context.Context, cfg config.Config, environ []string) []Ve
 	return out
 }
 
-// reach sends one HEAD request to raw; "" means reachable.
-func reach(ctx context.Context, hc *vendorhttp.Client, vendor, raw string) string {
+// reach sends one HEAD request to raw. It returns what it checked and, when
+// the endpoint is not reachable, why; reason "" means reachable.
+func reach(ctx context.Context, hc *vendorhttp.Client, vendor, raw string) (checked, reason string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "endpoint URL is invalid"
+		return "endpoint URL", "endpoint URL is invalid"
 	}
 	via := "direct"
 	if p, _ := hc.Proxy(u); p != nil {
 		via = "through the proxy"
 	}
+	checked = fmt.Sprintf("HEAD %s over TLS %s", u.Host, via)
 	resp, err := hc.Do(ctx, &vendorhttp.Request{Vendor: vendor, Method: "HEAD", URL: raw, Timeout: 10 * time.Second, MaxResponseBytes: 64 << 10})
 	if err != nil {
-		return fmt.Sprintf("%s: %s (%s)", u.Host, trimVendor(err.Error(), vendor), via)
+		return checked, fmt.Sprintf("%s: %s (%s)", u.Host, trimVendor(err.Error(), vendor), via)
 	}
 	if resp.Status >= 500 {
-		return fmt.Sprintf("%s answered HTTP %d (%s)", u.Host, resp.Status, via)
+		return checked, fmt.Sprintf("%s answered HTTP %d (%s)", u.Host, resp.Status, via)
 	}
-	return ""
+	return checked, ""
 }
 
 func trimVendor(msg, vendor string) string {

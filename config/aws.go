@@ -6,7 +6,7 @@ import (
 )
 
 // AWS configures the original production design: S3 images, Lambda workers
-// and SSM secrets (issue #4). The switches aws_lambda_proofing_enabled and
+// and SSM secrets (docs/aws.md). The switches aws_lambda_proofing_enabled and
 // doc_auth_enable_presigned_s3_urls stay in Config under their original names.
 //
 // AWS credentials are never configuration: every AWS client takes them from

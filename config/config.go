@@ -128,27 +128,46 @@ func Defaults() Config {
 type Error struct {
 	Key string
 	Msg string
+	// From says where the bad value came from: the file's path, the
+	// environment variable, or "the default". Empty when unknown or when
+	// the key has no value.
+	From string
 }
 
-func (e *Error) Error() string { return "config: " + e.Key + ": " + e.Msg }
+func (e *Error) Error() string {
+	s := "config: " + e.Key + ": " + e.Msg
+	if e.From != "" {
+		s += " (from " + e.From + ")"
+	}
+	return s
+}
 
 // Load builds a Config from defaults, the YAML file at path (if path is not
 // empty) and the environment (environ as from os.Environ), then validates it.
+// A PROOFLINE_ variable that names no key is an error, as is an unknown key
+// in the file; both suggest the closest key.
 func Load(path string, environ []string) (Config, error) {
 	c := Defaults()
+	if err := checkEnv(environ); err != nil {
+		return c, err
+	}
+	src := origins{}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return c, &Error{Key: "--config", Msg: "cannot read the file"}
+			return c, readError(path, err)
 		}
-		if err := c.applyYAML(data); err != nil {
+		if err := c.applyYAML(data, path, src); err != nil {
 			return c, err
 		}
 	}
-	if err := c.applyEnv(environ); err != nil {
+	if err := c.applyEnv(environ, src); err != nil {
 		return c, err
 	}
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return c, withSource(err, &c, src)
+	}
+	return c, nil
 }
 
 // Keys lists every configuration key, in declaration order.
@@ -161,7 +180,7 @@ func Keys() []string {
 }
 
 // EnvName is the environment variable for key.
-func EnvName(key string) string { return "PROOFLINE_" + strings.ToUpper(key) }
+func EnvName(key string) string { return EnvPrefix + strings.ToUpper(key) }
 
 type field struct {
 	key   string
@@ -197,10 +216,10 @@ func fieldsByKey() map[string][]int {
 	return m
 }
 
-func (c *Config) applyYAML(data []byte) error {
+func (c *Config) applyYAML(data []byte, path string, src origins) error {
 	var raw map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return &Error{Key: "--config", Msg: "not a YAML mapping of keys to values"}
+		return &Error{Key: "--config", Msg: path + " is not a YAML mapping of keys to values"}
 	}
 	fields := fieldsByKey()
 	keys := make([]string, 0, len(raw))
@@ -212,27 +231,29 @@ func (c *Config) applyYAML(data []byte) error {
 	for _, k := range keys {
 		i, ok := fields[k]
 		if !ok {
-			return &Error{Key: k, Msg: "unknown key"}
+			return unknownKey(k, path)
 		}
 		node := raw[k]
 		f := v.FieldByIndex(i)
 		if f.Kind() == reflect.Slice && node.Kind == yaml.ScalarNode {
 			if err := setFromString(f, node.Value); err != nil {
-				return &Error{Key: k, Msg: err.Error()}
+				return &Error{Key: k, Msg: err.Error(), From: path}
 			}
+			src[k] = path
 			continue
 		}
 		if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 			continue
 		}
 		if err := node.Decode(f.Addr().Interface()); err != nil {
-			return &Error{Key: k, Msg: "must be " + describe(f)}
+			return &Error{Key: k, Msg: "must be " + describe(f), From: path}
 		}
+		src[k] = path
 	}
 	return nil
 }
 
-func (c *Config) applyEnv(environ []string) error {
+func (c *Config) applyEnv(environ []string, src origins) error {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -246,8 +267,9 @@ func (c *Config) applyEnv(environ []string) error {
 			continue
 		}
 		if err := setFromString(v.FieldByIndex(f.index), s); err != nil {
-			return &Error{Key: f.key, Msg: err.Error() + " (from " + EnvName(f.key) + ")"}
+			return &Error{Key: f.key, Msg: err.Error(), From: EnvName(f.key)}
 		}
+		src[f.key] = EnvName(f.key)
 	}
 	return nil
 }

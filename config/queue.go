@@ -9,7 +9,7 @@ import (
 )
 
 // Queue configures dispatch over a distributed queue (asynq on Redis) and the
-// `proofline worker` processes that consume it (issue #5). `proofline serve`
+// `proofline worker` processes that consume it (docs/queue.md). `proofline serve`
 // and `proofline worker` read the same keys.
 type Queue struct {
 	// QueueProofingEnabled sends jobs to the distributed queue, consumed by

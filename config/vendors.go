@@ -21,8 +21,8 @@ const (
 	VendorLexisNexis    = "lexis_nexis"
 )
 
-// Vendors selects and configures the real vendor adapters (issue #8,
-// docs/vendors.md). Keys keep the original (login.gov) names. The embedded
+// Vendors selects and configures the real vendor adapters
+// (docs/vendors.md). Keys keep the original (login.gov) names. The embedded
 // default selects the mock vendors for every kind.
 type Vendors struct {
 	// IDVResolutionDefaultVendor is the resolution vendor: "mock" (default)
@@ -48,9 +48,12 @@ type Vendors struct {
 	LexisNexisPassword string `key:"lexisnexis_password" secret:"true"`
 	// LexisNexisHMACAuthEnabled signs requests with the HMAC-SHA256
 	// Authorization header instead of HTTP Basic (also for TrueID). Default false.
-	LexisNexisHMACAuthEnabled bool   `key:"lexisnexis_hmac_auth_enabled"`
-	LexisNexisHMACKeyID       string `key:"lexisnexis_hmac_key_id" secret:"true"`
-	LexisNexisHMACSecretKey   string `key:"lexisnexis_hmac_secret_key" secret:"true"`
+	LexisNexisHMACAuthEnabled bool `key:"lexisnexis_hmac_auth_enabled"`
+	// LexisNexisHMACKeyID and LexisNexisHMACSecretKey are the HMAC
+	// credentials of InstantVerify and PhoneFinder when
+	// LexisNexisHMACAuthEnabled is true.
+	LexisNexisHMACKeyID     string `key:"lexisnexis_hmac_key_id" secret:"true"`
+	LexisNexisHMACSecretKey string `key:"lexisnexis_hmac_secret_key" secret:"true"`
 	// LexisNexisRequestMode is sent as Settings.Mode. Default "testing".
 	LexisNexisRequestMode string `key:"lexisnexis_request_mode"`
 	// LexisNexisInstantVerifyWorkflow is the InstantVerify workflow. Default "gsa2.chk32.test.wf".
@@ -62,7 +65,9 @@ type Vendors struct {
 	// LexisNexisPhoneFinderTimeout bounds one PhoneFinder call, in seconds. Default 1.0.
 	LexisNexisPhoneFinderTimeout float64 `key:"lexisnexis_phone_finder_timeout"`
 
-	// TrueID (document authentication) account and credentials.
+	// TrueID (document authentication) account and credentials: username
+	// and password for HTTP Basic, or the HMAC key id and secret key when
+	// LexisNexisHMACAuthEnabled is true.
 	LexisNexisTrueIDAccountID     string `key:"lexisnexis_trueid_account_id"`
 	LexisNexisTrueIDUsername      string `key:"lexisnexis_trueid_username" secret:"true"`
 	LexisNexisTrueIDPassword      string `key:"lexisnexis_trueid_password" secret:"true"`

@@ -1,6 +1,6 @@
 package config
 
-// Web configures the identity-verification pages (issue #3, docs/web.md).
+// Web configures the identity-verification pages (docs/web.md).
 type Web struct {
 	// SessionSecret keys the browser session cookie (AES-256-GCM) and the
 	// CSRF tokens: base64 of at least 32 bytes. Generated at start when

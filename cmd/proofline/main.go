@@ -1,14 +1,19 @@
 // Command proofline runs asynchronous identity proofing.
 //
 //	proofline serve [--addr 127.0.0.1:8080] [--config proofline.yaml]
+//	proofline worker [--addr 127.0.0.1:9090] [--config proofline.yaml]
+//	proofline vendors check [--config proofline.yaml]
 //	proofline version
 //
 // serve answers the JSON API, callbacks, uploads and pages on --addr, and
 // GET /metrics only on metrics_addr (127.0.0.1:9091 by default).
 //
+// Each command's --help lists its flags and every configuration key with
+// its default and meaning, generated from config.Config.
+//
 // With no configuration, serve runs the embedded default: in-memory result
 // store, local image store, in-process workers, mock vendors and development
-// secrets generated at start. See README.md for every configuration key.
+// secrets generated at start.
 package main
 
 import (
@@ -43,6 +48,9 @@ commands:
   worker    run a queue worker process (see README: scale-out)
   vendors   vendors check: check each configured vendor's configuration and reachability
   version   print the build version
+
+proofline <command> --help lists the command's flags and every configuration
+key with its default and meaning.
 `
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
@@ -70,15 +78,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (host:port)")
-	cfgPath := fs.String("config", "", "YAML configuration file (keys as in README); PROOFLINE_<KEY> environment variables override it")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "proofline serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (`host:port`)")
+	cfgPath := fs.String("config", "", "YAML configuration `file` (the keys below); PROOFLINE_<KEY> environment variables override it")
+	if code, done := parseFlags(fs, serveCommand, args, stdout, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath, environ)
 	if err != nil {

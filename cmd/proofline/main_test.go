@@ -28,7 +28,8 @@ func TestBadConfigExitsTwoWithOneLineNamingTheKey(t *testing.T) {
 		{[]string{"serve", "--config", p}, nil, "async_wait_timeout_seconds"},
 		{[]string{"serve"}, []string{"PROOFLINE_REDIS_URL=redis://:s3cret-pw@127.0.0.1:1/0"}, "seal_keys"},
 		{[]string{"serve", "--config", filepath.Join(dir, "missing.yaml")}, nil, "--config"},
-		{[]string{"serve"}, []string{"PROOFLINE_NOT_A_KEY_AT_ALL=1", "PROOFLINE_LOG_LEVEL=shout"}, "log_level"},
+		{[]string{"serve"}, []string{"PROOFLINE_LOG_LEVEL=shout"}, "log_level"},
+		{[]string{"serve"}, []string{"PROOFLINE_NOT_A_KEY_AT_ALL=1", "PROOFLINE_LOG_LEVEL=info"}, "PROOFLINE_NOT_A_KEY_AT_ALL"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

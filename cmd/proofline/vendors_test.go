@@ -22,8 +22,9 @@ func TestVendorsCheckMocksByDefault(t *testing.T) {
 	if code := run(context.Background(), []string{"vendors", "check"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if out.String() != "resolution mock\nstate_id mock\naddress mock\ndocument mock\n" {
-		t.Errorf("output %q", out.String())
+	const mock = ": ok; checked nothing to reach (mock vendor: sandbox values)\n"
+	if want := "resolution mock" + mock + "state_id mock" + mock + "address mock" + mock + "document mock" + mock + "all 4 vendor checks ok\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
 	}
 	if code := run(context.Background(), []string{"vendors"}, nil, &out, &errb); code != 2 {
 		t.Errorf("no subcommand: exit %d", code)
@@ -61,7 +62,19 @@ func TestVendorsCheckRealVendorsThroughTheProxy(t *testing.T) {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	want := []string{`^resolution instant_verify ok \d+ms$`, `^state_id aamva ok \d+ms$`, `^address lexis_nexis ok \d+ms$`, `^document mock$`}
+	tls := func(u string) string {
+		return `HEAD ` + regexp.QuoteMeta(strings.TrimPrefix(u, "https://")) + ` over TLS through the proxy`
+	}
+	lnHost := strings.TrimSuffix(ln.URL, "/")
+	authHost, _, _ := strings.Cut(strings.TrimPrefix(aamva.AuthURL, "https://"), "/")
+	verHost, _, _ := strings.Cut(strings.TrimPrefix(aamva.VerificationURL, "https://"), "/")
+	want := []string{
+		`^resolution instant_verify: ok \(\d+ms\); checked configuration, ` + tls(lnHost) + `$`,
+		`^state_id aamva: ok \(\d+ms\); checked configuration, ` + tls(authHost) + `, ` + tls(verHost) + `$`,
+		`^address lexis_nexis: ok \(\d+ms\); checked configuration, ` + tls(lnHost) + `$`,
+		`^document mock: ok; checked nothing to reach \(mock vendor: sandbox values\)$`,
+		`^all 4 vendor checks ok$`,
+	}
 	if len(lines) != len(want) {
 		t.Fatalf("output %q", out.String())
 	}
@@ -86,7 +99,12 @@ func TestVendorsCheckRealVendorsThroughTheProxy(t *testing.T) {
 	if code := run(context.Background(), []string{"vendors", "check", "--config", cfgFile}, environ, &out, &errb); code != 1 {
 		t.Fatalf("exit %d: %s", code, out.String())
 	}
-	if !strings.Contains(out.String(), "resolution instant_verify FAIL: ") || strings.Contains(out.String(), password) || !strings.Contains(out.String(), "through the proxy") {
+	for _, stage := range []string{"resolution instant_verify", "state_id aamva", "address lexis_nexis"} {
+		if !regexp.MustCompile(`(?m)^` + stage + `: FAIL: \S+: .+ \(through the proxy\); checked configuration, HEAD \S+ over TLS through the proxy`).MatchString(out.String()) {
+			t.Errorf("no FAIL line with its reason and what was checked for %s: %q", stage, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "document mock: ok;") || !strings.HasSuffix(out.String(), "\n3 of 4 vendor checks FAILED\n") || strings.Contains(out.String(), password) {
 		t.Errorf("output %q", out.String())
 	}
 

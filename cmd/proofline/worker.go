@@ -27,15 +27,10 @@ import (
 // --addr. SIGTERM or SIGINT: stop taking jobs, drain in-flight ones, exit 0.
 func workerCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:9090", "health and metrics listen address (host:port)")
-	cfgPath := fs.String("config", "", "YAML configuration file (the same keys as serve); PROOFLINE_<KEY> environment variables override it")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "proofline worker: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	addr := fs.String("addr", "127.0.0.1:9090", "health and metrics listen address (`host:port`)")
+	cfgPath := fs.String("config", "", "YAML configuration `file` (the same keys as serve, below); PROOFLINE_<KEY> environment variables override it")
+	if code, done := parseFlags(fs, workerCommand, args, stdout, stderr); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath, environ)
 	if err == nil {

@@ -132,6 +132,17 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		http.StripPrefix("/static", files).ServeHTTP(w, r)
 	})))
+	// The icon: linked from every page (SVG) and at /favicon.ico, which
+	// browsers ask for by themselves. It rarely changes: cached for 30 days.
+	icon := func(name, ctype string) http.Handler {
+		return h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "public, max-age=2592000")
+			w.Header().Set("Content-Type", ctype) // not the host's mime.types
+			http.ServeFileFS(w, r, static, name)
+		}))
+	}
+	mux.Handle("GET /static/favicon.svg", icon("favicon.svg", "image/svg+xml"))
+	mux.Handle("GET /favicon.ico", icon("favicon.ico", "image/x-icon"))
 }
 
 // csp is the Content-Security-Policy of every page. connect-src adds the
