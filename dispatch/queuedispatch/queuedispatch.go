@@ -13,9 +13,11 @@
 // everything personal travels sealed. Nothing else is written: completed tasks
 // are deleted at once (no retention).
 //
-// Delivery is at least once. The result store's once-only pending→done
-// transition and the callback's 409 make sure a job redelivered after a crash
-// or a lost acknowledgement still stores exactly one outcome.
+// Delivery is at least once; proofing is at most once. The IdP releases a
+// job's data key to one claim only, so a task redelivered after a crash or a
+// lost acknowledgement is refused at its claim (409) and never reaches a
+// vendor; the result store's once-only pending→done transition and the
+// callback's 409 make sure exactly one outcome is stored.
 //
 // Deadlines: a task's asynq deadline is the envelope's deadline plus a small
 // slack, so that the Consumer (not asynq) sees a task that arrives late: it is
@@ -26,6 +28,7 @@
 //	arrived after the deadline            → dropped and counted, task deleted (asynq.RevokeTask)
 //	worker.ErrExpired                     → task deleted (asynq.RevokeTask)
 //	worker.ErrRejected, malformed task    → not retried, archived for inspection (asynq.SkipRetry); the payload stays sealed
+//	worker.ErrClaimed (a redelivery)      → counted as duplicate, task deleted (asynq.RevokeTask)
 //	*worker.DeliveryError                 → retried while retries are left and the deadline allows another try, else deleted
 package queuedispatch
 
