@@ -84,7 +84,8 @@ func start(t *testing.T, o opts) *env {
 	if o.redis {
 		k, _ := seal.Generate("k1")
 		cfg.RedisURL = redisSrv.URL()
-		cfg.SealKeys = seal.FormatKeys(k)
+		cfg.RecordKeys = seal.FormatKeys(k)
+		cfg.AttemptHashKey = testHashKey
 		cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,10 +37,15 @@ import (
 
 // rewriter is a TLS-terminating hop between workers and the IdP: it sees
 // every request in clear, turns a failed result into a success, and re-signs
-// with everything it saw.
+// (or re-seals) with everything it saw. It also tries on its own: a claim
+// with its own key and the proof it saw, and forged callbacks sealed under
+// every byte string it saw.
 type rewriter struct {
-	mu   sync.Mutex
-	seen [][]byte // every request and response body, as it passed
+	mu      sync.Mutex
+	target  string
+	seen    [][]byte // every request and response body, as it passed
+	headers []string // every request header value, as it passed
+	won     []string // what the hop's own attempts obtained
 }
 
 func (rw *rewriter) saw(b []byte) {
@@ -61,6 +67,7 @@ func (rw *rewriter) sawAny(s string) bool {
 
 func (rw *rewriter) start(t *testing.T, target string) (*httptest.Server, string) {
 	t.Helper()
+	rw.target = target
 	u, _ := url.Parse(target)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -68,7 +75,16 @@ func (rw *rewriter) start(t *testing.T, target string) (*httptest.Server, string
 			pr.Out.Host = pr.In.Host
 			body, _ := io.ReadAll(pr.Out.Body)
 			rw.saw(body)
-			if strings.HasPrefix(pr.Out.URL.Path, "/api/proofing_results/") {
+			rw.mu.Lock()
+			for _, vs := range pr.Out.Header {
+				rw.headers = append(rw.headers, vs...)
+			}
+			rw.mu.Unlock()
+			switch p := pr.Out.URL.Path; {
+			case strings.HasPrefix(p, "/api/proofing_results/") && strings.HasSuffix(p, "/claim"):
+				rw.claimWithOwnKey(pr.Out, body)
+			case strings.HasPrefix(p, "/api/proofing_results/"):
+				rw.forgeSealed(pr.Out, body)
 				body = rw.forge(pr.Out, body)
 			}
 			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
@@ -120,6 +136,106 @@ func decodeAny(s string) ([]byte, error) {
 	return config.DecodeKey(s)
 }
 
+// candidates is every 32-byte string the hop can make from what it saw:
+// header values and every base64 or string field of every body, raw, as
+// decoded, hashed, truncated and padded.
+func (rw *rewriter) candidates() [][]byte {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	var strs []string
+	strs = append(strs, rw.headers...)
+	for _, b := range rw.seen {
+		var m map[string]any
+		if json.Unmarshal(b, &m) == nil {
+			for _, v := range m {
+				if s, ok := v.(string); ok {
+					strs = append(strs, s)
+				}
+			}
+		}
+	}
+	var out [][]byte
+	for _, s := range strs {
+		raws := [][]byte{[]byte(s)}
+		if d, err := decodeAny(s); err == nil {
+			raws = append(raws, d)
+		}
+		for _, r := range raws {
+			h := sha256.Sum256(r)
+			out = append(out, h[:], append(bytes.Clone(r), make([]byte, 32)...)[:32])
+		}
+	}
+	return out
+}
+
+// claimWithOwnKey claims the job with the hop's own X25519 key and the proof
+// it saw, before the worker's claim goes on. A 200 would hand the hop the
+// data key.
+func (rw *rewriter) claimWithOwnKey(r *http.Request, body []byte) {
+	var req proofline.ClaimRequest
+	if json.Unmarshal(body, &req) != nil {
+		return
+	}
+	own, _ := proofline.NewClaimant(&proofline.Envelope{Version: proofline.EnvelopeVersion, Kind: proofline.KindAddress,
+		ResultID: proofline.NewResultID(), CallbackURL: "x", Deadline: time.Now().Add(time.Minute), ClaimToken: make([]byte, 32)})
+	var mine proofline.ClaimRequest
+	_ = json.Unmarshal(own.Body(), &mine)
+	req.PublicKey = mine.PublicKey
+	forged, _ := json.Marshal(req)
+	if st := rw.post(r, r.URL.Path, forged, r.Header.Get(proofline.HeaderTimestamp)); st == http.StatusOK {
+		rw.mu.Lock()
+		rw.won = append(rw.won, "a data key for its own key pair")
+		rw.mu.Unlock()
+	}
+}
+
+// forgeSealed sends the IdP callbacks of its own: a success sealed under
+// every candidate secret, and the worker's body with one bit flipped. Any
+// 2xx is a forged outcome.
+func (rw *rewriter) forgeSealed(r *http.Request, body []byte) {
+	var sc proofline.SealedCallback
+	if json.Unmarshal(body, &sc) != nil || len(sc.Sealed) == 0 {
+		return
+	}
+	parts := strings.Split(r.URL.Path, "/")
+	kind, id := proofline.Kind(parts[3]), parts[4]
+	ts := r.Header.Get(proofline.HeaderTimestamp)
+	at, _ := strconv.ParseInt(ts, 10, 64)
+	success := []byte(`{"` + kind.ResultField() + `":{"success":true,"errors":{},"messages":[],"exception":null,"timed_out":false,"transaction_id":"forged","context":{"stages":[]}}}`)
+	var tries [][]byte
+	for _, k := range rw.candidates() {
+		if b, err := proofline.SealCallback(k, kind, id, r.Method, r.URL.Path, time.Unix(at, 0), success); err == nil {
+			tries = append(tries, b)
+		}
+	}
+	flipped := sc
+	flipped.Sealed = bytes.Clone(sc.Sealed)
+	flipped.Sealed[len(flipped.Sealed)/2] ^= 1
+	fb, _ := json.Marshal(flipped)
+	tries = append(tries, fb)
+	for _, b := range tries {
+		if st := rw.post(r, r.URL.Path, b, ts); st/100 == 2 {
+			rw.mu.Lock()
+			rw.won = append(rw.won, "a forged callback stored")
+			rw.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (rw *rewriter) post(r *http.Request, path string, body []byte, ts string) int {
+	req, _ := http.NewRequest(http.MethodPost, rw.target+path, bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	req.Header.Set(proofline.HeaderTimestamp, ts)
+	req.Header.Del("Content-Length")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // TestRewritingProxyCannotChangeOutcome: a hop between worker and IdP that
 // rewrites the callback cannot change a stored outcome, and never sees the
 // plaintext result nor pii_from_doc.
@@ -155,38 +271,70 @@ func TestRewritingProxyCannotChangeOutcome(t *testing.T) {
 			t.Errorf("the hop saw %q in clear", s)
 		}
 	}
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if len(rw.won) > 0 {
+		t.Errorf("the hop obtained %v", rw.won)
+	}
+	if len(rw.seen) == 0 {
+		t.Fatal("nothing went through the hop")
+	}
 }
 
 // workerConfig is the configuration README gives a queue or Lambda worker
-// of the deployment whose servers run serverCfg.
-func workerConfig(serverCfg config.Config) config.Config {
-	return serverCfg
+// of the deployment whose servers run serverCfg: the callback tokens, the
+// callback origin, the image store, and (for queue workers) queueURL, a
+// Redis user that can touch only the queue's keys. Nothing else.
+func workerConfig(serverCfg config.Config, queueURL string) config.Config {
+	c := config.Defaults()
+	c.BaseURL = serverCfg.BaseURL
+	c.DataDir = serverCfg.DataDir
+	c.AddressProofResultLambdaToken = serverCfg.AddressProofResultLambdaToken
+	c.DocumentProofResultLambdaToken = serverCfg.DocumentProofResultLambdaToken
+	c.ResolutionProofResultLambdaToken = serverCfg.ResolutionProofResultLambdaToken
+	c.QueueRedisURL = queueURL
+	c.QueueNamePrefix = serverCfg.QueueNamePrefix
+	c.QueueCheckIntervalMS = serverCfg.QueueCheckIntervalMS
+	return c
 }
 
-// candidateRings is every key ring an attacker can build from the secret
-// values of cfg: each value (and each comma-separated part) read as a key
-// list and as one base64 key.
-func candidateRings(cfg config.Config) []*seal.KeyRing {
-	var rings []*seal.KeyRing
-	add := func(keys ...seal.Key) {
-		if r, err := seal.NewKeyRing(keys...); err == nil {
-			rings = append(rings, r)
-		}
-	}
+// candidateKeys is every 32-byte key an attacker can make from the secret
+// values of cfg: each value (and each comma-separated part) as a key list,
+// as one base64 key, and as raw bytes.
+func candidateKeys(cfg config.Config) [][]byte {
+	var keys [][]byte
 	for _, s := range secretValues(cfg) {
-		if keys, err := seal.ParseKeys(s); err == nil {
-			add(keys...)
-			for _, k := range keys {
-				add(k)
+		if ks, err := seal.ParseKeys(s); err == nil {
+			for _, k := range ks {
+				keys = append(keys, k.Material)
 			}
 		}
 		for _, part := range append(strings.Split(s, ","), s) {
+			if _, b64, ok := strings.Cut(part, ":"); ok {
+				part = b64
+			}
 			if m, err := config.DecodeKey(part); err == nil && len(m) >= seal.KeySize {
-				add(seal.Key{ID: "x", Material: m[:seal.KeySize]})
+				keys = append(keys, m[:seal.KeySize])
 			}
 			if len(part) >= seal.KeySize {
-				add(seal.Key{ID: "y", Material: []byte(part)[:seal.KeySize]})
+				keys = append(keys, []byte(part)[:seal.KeySize])
 			}
+		}
+	}
+	return keys
+}
+
+// ringsFor is a key ring per candidate key, each under the key id the
+// sealed value names.
+func ringsFor(keys [][]byte, sealed []byte) []*seal.KeyRing {
+	id, err := seal.KeyID(sealed)
+	if err != nil {
+		return nil
+	}
+	var rings []*seal.KeyRing
+	for _, k := range keys {
+		if r, err := seal.NewKeyRing(seal.Key{ID: id, Material: k}); err == nil {
+			rings = append(rings, r)
 		}
 	}
 	return rings
@@ -224,33 +372,115 @@ func secretValues(cfg config.Config) []string {
 	return out
 }
 
-// TestWorkerConfigCannotReadOrWriteResults: a host holding only a worker's
-// configuration can neither read a stored result nor write an outcome.
-func TestWorkerConfigCannotReadOrWriteResults(t *testing.T) {
-	srvCfg := redisServerConfig(t)
-	e := serve(t, srvCfg, nil)
-	done := e.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Bad"))})
-	e.waitOutcome(done, 10*time.Second)
-	pending := e.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Hangman"))})
+// aclQueueUser creates a Redis user that can touch only asynq's keys and
+// channels (asynq:*), as README's queue section sets workers up, and returns
+// its URL.
+func aclQueueUser(t *testing.T) string {
+	t.Helper()
+	u, err := redisSrv.QueueUser(context.Background(), "worker"+strconv.FormatInt(time.Now().UnixNano(), 36), "worker-only-pw-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
 
-	wcfg := workerConfig(srvCfg)
+// queueDeployment is a server in queue mode (results in database 1, queue in
+// database 0) and one `proofline worker` consumer running with only a
+// worker's configuration, as an ACL user that can touch only the queue.
+func queueDeployment(t *testing.T) (*env, config.Config, config.Config, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := redisServerConfig(t)
+	srv.RedisURL = strings.TrimSuffix(redisSrv.URL(), "/0") + "/1"
+	srv.QueueRedisURL = redisSrv.URL()
+	srv.QueueProofingEnabled = true
+	srv.QueueNamePrefix = "trust" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	srv.BaseURL = "http://" + ln.Addr().String()
+	e := serve(t, srv, ln)
+	wcfg := workerConfig(srv, aclQueueUser(t))
+	if err := wcfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wcfg.CheckWorker(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	c, err := app.NewQueueConsumer(context.Background(), wcfg, app.WorkerOptions{Version: "w",
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = c.Shutdown(ctx)
+			// The ACL user is enough for everything the consumer does.
+			if l := strings.ToLower(logs.String()); strings.Contains(l, "noperm") || strings.Contains(l, "no permissions") {
+				t.Errorf("the queue's ACL user lacks a permission the worker needs:\n%s", logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return e, srv, wcfg, stop
+}
+
+// TestWorkerConfigCannotReadOrWriteResults: a queue worker runs with only a
+// worker's configuration (an ACL user confined to the queue's keys, no
+// record key), and a host holding that configuration can neither read a
+// stored result nor write an outcome.
+func TestWorkerConfigCannotReadOrWriteResults(t *testing.T) {
+	e, srvCfg, wcfg, stopWorker := queueDeployment(t)
+	done := e.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Bad"))})
+	if out := e.waitOutcome(done, 10*time.Second); out["status"] != "done" {
+		t.Fatalf("the worker-only config did not proof: %v", out)
+	}
+	stopWorker()
+	pending := e.start("resolution", map[string]any{"applicant": applicant()}) // waits in the queue
+
+	// What the result store holds, read as the admin would.
+	admin, err := redisstore.New(context.Background(), redisstore.Options{URL: srvCfg.RedisURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	raw, err := admin.Get(context.Background(), done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := candidateKeys(wcfg)
+	// Every Redis URL the worker holds, at the results' database and its own.
 	var urls []string
 	for _, u := range []string{wcfg.RedisURL, wcfg.QueueRedisURL} {
 		if u != "" {
-			urls = append(urls, u)
+			urls = append(urls, u, strings.TrimSuffix(u, "/0")+"/1")
 		}
 	}
-	rings := candidateRings(wcfg)
+	if len(urls) == 0 {
+		t.Fatal("the worker config holds no Redis URL: the queue test proves nothing")
+	}
 	for _, u := range urls {
 		d, err := redisstore.New(context.Background(), redisstore.Options{URL: u})
 		if err != nil {
 			continue // cannot even reach the store: fine
 		}
-		for _, ring := range rings {
+		got, err := d.Get(context.Background(), done)
+		if err == nil {
+			raw = got
+			t.Errorf("a worker's Redis user read a stored record")
+		}
+		if _, err := d.Delete(context.Background(), pending); err == nil {
+			t.Errorf("a worker's Redis user deleted a record")
+		}
+		for _, ring := range ringsFor(keys, raw) {
 			st := resultstore.New(d, ring, resultstore.Options{})
-			if o, err := st.Outcome(context.Background(), done); err == nil && o.Result != nil {
-				t.Errorf("a worker's config read a stored result (success=%v)", o.Result.Success)
-			}
 			rec, err := st.Lookup(context.Background(), pending)
 			if err != nil {
 				continue
@@ -262,6 +492,23 @@ func TestWorkerConfigCannotReadOrWriteResults(t *testing.T) {
 			}
 		}
 		d.Close()
+	}
+	// The stored value opens with no key the worker holds.
+	for _, ring := range ringsFor(keys, raw) {
+		if _, err := resultstore.New(admin, ring, resultstore.Options{}).Outcome(context.Background(), done); err == nil {
+			t.Errorf("a worker's key opened a stored record")
+		}
+	}
+	// Through the IdP: the per-kind token is the worker's, but a callback
+	// sealed under anything the worker holds is refused.
+	for _, k := range keys {
+		path := proofline.CallbackPath(proofline.KindResolution, pending)
+		now := time.Now()
+		body, _ := proofline.SealCallback(k, proofline.KindResolution, pending, "POST", path, now, []byte(`{"resolution_result":{"success":true}}`))
+		r := e.do("POST", path, body, proofline.HeaderAuthToken, wcfg.ResolutionProofResultLambdaToken, proofline.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+		if r.status/100 == 2 {
+			t.Errorf("a callback sealed under a worker's key was stored")
+		}
 	}
 	if o := e.do("GET", "/api/v1/proofing/"+pending, nil); o.body["status"] == "done" {
 		t.Errorf("pending job has an outcome nobody proofed: %s", o.raw)
@@ -275,7 +522,8 @@ func redisServerConfig(t *testing.T) config.Config {
 	cfg.DataDir = t.TempDir()
 	k, _ := seal.Generate("k1")
 	cfg.RedisURL = redisSrv.URL()
-	cfg.SealKeys = seal.FormatKeys(k)
+	cfg.RecordKeys = seal.FormatKeys(k)
+	cfg.AttemptHashKey = testHashKey
 	cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 	cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 	cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
@@ -363,7 +611,11 @@ func TestRedeliveredEnvelopeCallsVendorOnce(t *testing.T) {
 	env := ld.envelope(t, id)
 
 	m := metrics.New()
-	rt, err := app.NewWorker(context.Background(), workerConfig(ld.cfg), app.WorkerOptions{Version: "w", Metrics: m})
+	wcfg := workerConfig(ld.cfg, "")
+	if err := wcfg.CheckWorker(); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := app.NewWorker(context.Background(), wcfg, app.WorkerOptions{Version: "w", Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +627,9 @@ func TestRedeliveredEnvelopeCallsVendorOnce(t *testing.T) {
 	if out := ld.e.waitOutcome(id, 5*time.Second); out["status"] != "done" {
 		t.Fatalf("outcome %v", out)
 	}
-	_ = rt.Handle(context.Background(), env) // redelivered
+	if err := rt.Handle(context.Background(), env); err == nil { // redelivered
+		t.Error("a redelivered envelope was delivered again")
+	}
 	if n := vendorCalls(t, m); n != first {
 		t.Errorf("a redelivered envelope called vendors %d more times", n-first)
 	}
@@ -387,7 +641,7 @@ func TestEndedEnvelopeOpensWithNoKey(t *testing.T) {
 	ld := startLambdaDeployment(t)
 	doneID := ld.e.start("resolution", map[string]any{"applicant": applicant()})
 	deletedID := ld.e.start("resolution", map[string]any{"applicant": applicant()})
-	rt, err := app.NewWorker(context.Background(), workerConfig(ld.cfg), app.WorkerOptions{Version: "w"})
+	rt, err := app.NewWorker(context.Background(), workerConfig(ld.cfg, ""), app.WorkerOptions{Version: "w"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,16 +652,25 @@ func TestEndedEnvelopeOpensWithNoKey(t *testing.T) {
 	if r := ld.e.do("DELETE", "/api/v1/proofing/"+deletedID, nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)
 	}
-	rings := candidateRings(ld.cfg)
-	if len(rings) == 0 {
-		t.Fatal("no keys found in the deployment's configuration")
+	// Every key the deployment holds: its configuration (record keys,
+	// tokens, API keys, attempt-hash and session keys, ...) and the keys of
+	// the envelope itself.
+	keys := candidateKeys(ld.cfg)
+	if len(keys) < 5 {
+		t.Fatalf("only %d keys found in the deployment's configuration", len(keys))
 	}
 	for _, id := range []string{doneID, deletedID} {
 		env := ld.envelope(t, id)
-		for _, ring := range rings {
-			if _, err := env.Open(ring); err == nil {
+		for _, k := range append(keys, env.ClaimToken) {
+			if _, err := env.Open(k); err == nil {
 				t.Errorf("the envelope of ended job %s opened with a key of the deployment", id)
 			}
+		}
+		// Nor can anyone claim its key again, with the worker's token.
+		c, _ := proofline.NewClaimant(env)
+		r := ld.e.do("POST", proofline.ClaimPath(env.Kind, id), c.Body(), proofline.HeaderAuthToken, ld.cfg.ResolutionProofResultLambdaToken)
+		if r.status == 200 {
+			t.Errorf("the key of ended job %s was released again", id)
 		}
 	}
 }

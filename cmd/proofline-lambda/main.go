@@ -11,9 +11,13 @@
 //	    -ldflags "-X main.version=$(git rev-parse HEAD)" -o bootstrap ./cmd/proofline-lambda
 //
 // Configuration comes from the environment (PROOFLINE_<KEY>, see README and
-// docs/aws.md), then from SSM Parameter Store: for every secret key of the
-// configuration, /{environment_name}/idp/doc-capture/{key} when it exists,
-// with decryption (seal_keys, vendor credentials, ...). Callback tokens are
+// docs/aws.md), then from SSM Parameter Store: for every secret key a worker
+// may hold (config.WorkerSecretKeys: vendor credentials, ...),
+// /{environment_name}/idp/doc-capture/{key} when it exists, with decryption.
+// A function holds no key that opens an envelope or a stored record: each
+// job's data key is claimed from the IdP, and a function configured with a
+// server-only key (record_keys, session_secret, attempt_hash_key, api_keys,
+// redis_url) refuses to start. Callback tokens are
 // read per job from /{environment_name}/idp/doc-capture/{kind}_proof_result_token
 // and cached for ssm_cache_seconds; IDP_API_AUTH_TOKEN overrides them. A
 // job without a token fails before any vendor call.
@@ -56,7 +60,7 @@ func main() {
 // Response is what one invocation returns (visible in synchronous test
 // invokes; asynchronous invokes discard it).
 type Response struct {
-	Outcome  string `json:"outcome"` // delivered, expired, rejected or not_delivered
+	Outcome  string `json:"outcome"` // delivered, expired, rejected, duplicate or not_delivered
 	Kind     string `json:"kind,omitempty"`
 	ResultID string `json:"result_id,omitempty"`
 	Version  string `json:"version"`
@@ -91,7 +95,7 @@ func setup(ctx context.Context, environ []string, logOut io.Writer) (*handler, e
 		return nil, err
 	}
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	applied, err := params.Overlay(octx, config.SecretKeys(), cfg.Set)
+	applied, err := params.Overlay(octx, config.WorkerSecretKeys(), cfg.Set)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -99,9 +103,10 @@ func setup(ctx context.Context, environ []string, logOut io.Writer) (*handler, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckWorker(); err != nil {
+		return nil, err
+	}
 	switch {
-	case cfg.SealKeys == "":
-		return nil, &config.Error{Key: "seal_keys", Msg: "is required (from the environment or Parameter Store): the function must open the IdP's envelopes"}
 	case cfg.BaseURL == "":
 		return nil, &config.Error{Key: "base_url", Msg: "is required: it names the only callback host allowed"}
 	case !cfg.DocAuthEnablePresignedS3URLs:
@@ -139,6 +144,10 @@ func (h *handler) Handle(ctx context.Context, event json.RawMessage) (Response, 
 		resp.Outcome = "expired"
 	case errors.Is(err, worker.ErrRejected):
 		resp.Outcome = "rejected"
+	case errors.Is(err, worker.ErrClaimed):
+		// A redelivered event (a retry of Lambda's event queue): the job was
+		// claimed before, so it is not proofed again.
+		resp.Outcome = "duplicate"
 	default:
 		resp.Outcome = "not_delivered"
 	}

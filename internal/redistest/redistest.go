@@ -187,6 +187,24 @@ func (s *Server) Client() (rueidis.Client, error) {
 	})
 }
 
+// QueueUser creates the Redis user README's queue section gives `proofline
+// worker` processes: it can touch only asynq's keys and channels (asynq:*),
+// never the result store, and runs no admin or dangerous command. It returns
+// the user's redis:// URL (database 0).
+func (s *Server) QueueUser(ctx context.Context, name, password string) (string, error) {
+	c, err := s.Client()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	err = c.Do(ctx, c.B().Arbitrary("ACL", "SETUSER", name, "reset", "on", ">"+password,
+		"~asynq:*", "&asynq:*", "+@all", "-@admin", "-@dangerous", "+info", "+client|setname").Build()).Error()
+	if err != nil {
+		return "", err
+	}
+	return "redis://" + name + ":" + password + "@" + s.Addr() + "/0", nil
+}
+
 // Dump returns every string key in database 0 with its value, so a test can
 // check that nothing stored holds plaintext.
 func (s *Server) Dump(ctx context.Context) (map[string][]byte, error) {
