@@ -57,8 +57,11 @@ func TestRotationWithJobsInFlight(t *testing.T) {
 	if out := rolled.waitOutcome(fromNew, 10*time.Second); out["status"] != "done" {
 		t.Fatalf("job started after the rollout: %v", out)
 	}
-	// A record still sealed with k1 (pending, from the old instance).
-	pendingOld := old.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Hang"))})
+	// A record still sealed with k1: pending, from an old instance whose
+	// worker claimed it from that instance (a claim re-seals the record with
+	// the claiming instance's current key).
+	oldSelf := serve(t, redisConfig(t, seal.FormatKeys(k1), oldTok), nil)
+	pendingOld := oldSelf.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Hang"))})
 
 	// Finally k1 and the old token are removed.
 	final := serve(t, redisConfig(t, seal.FormatKeys(k2), newTok), nil)

@@ -26,7 +26,6 @@ func workerEnv(queueURL, baseURL, dataDir string) []string {
 		"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN=address-token-aaaaaaaaaaaa",
 		"PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN=document-token-bbbbbbbbbbb",
 		"PROOFLINE_RESOLUTION_PROOF_RESULT_LAMBDA_TOKEN=resolution-token-ccccccccc",
-		"PROOFLINE_QUEUE_PROOFING_ENABLED=true",
 		"PROOFLINE_BASE_URL=" + baseURL,
 		"PROOFLINE_DATA_DIR=" + dataDir,
 	}

@@ -137,6 +137,7 @@ func (f *Fleet) env(role string, extra ...string) []string {
 			"PROOFLINE_ATTEMPT_HASH_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("h"), 32)),
 			"PROOFLINE_API_KEYS="+APIKey,
 			"PROOFLINE_UPLOAD_SIGNING_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("u"), 32)),
+			"PROOFLINE_QUEUE_PROOFING_ENABLED=true",
 		)
 	} else {
 		env = append(env, "PROOFLINE_QUEUE_REDIS_URL="+f.o.WorkerRedisURL)
@@ -147,7 +148,6 @@ func (f *Fleet) env(role string, extra ...string) []string {
 		"PROOFLINE_RESOLUTION_PROOF_RESULT_LAMBDA_TOKEN="+resolutionToken,
 		"PROOFLINE_BASE_URL="+f.LB.URL(),
 		"PROOFLINE_DATA_DIR="+filepath.Join(f.o.Dir, "data"),
-		"PROOFLINE_QUEUE_PROOFING_ENABLED=true",
 		"PROOFLINE_QUEUE_NAME_PREFIX="+f.o.QueuePrefix,
 		"PROOFLINE_WORKER_CONCURRENCY="+strconv.Itoa(f.o.WorkerConcurrency),
 		"PROOFLINE_LOG_LEVEL="+f.o.LogLevel,
