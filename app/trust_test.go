@@ -375,9 +375,9 @@ func secretValues(cfg config.Config) []string {
 // aclQueueUser creates a Redis user that can touch only asynq's keys and
 // channels (asynq:*), as README's queue section sets workers up, and returns
 // its URL.
-func aclQueueUser(t *testing.T) string {
+func aclQueueUser(t *testing.T, prefix string) string {
 	t.Helper()
-	u, err := redisSrv.QueueUser(context.Background(), "worker"+strconv.FormatInt(time.Now().UnixNano(), 36), "worker-only-pw-0123456789")
+	u, err := redisSrv.QueueUser(context.Background(), "worker"+strconv.FormatInt(time.Now().UnixNano(), 36), "worker-only-pw-0123456789", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func queueDeployment(t *testing.T) (*env, config.Config, config.Config, func()) 
 	srv.QueueNamePrefix = "trust" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	srv.BaseURL = "http://" + ln.Addr().String()
 	e := serve(t, srv, ln)
-	wcfg := workerConfig(srv, aclQueueUser(t))
+	wcfg := workerConfig(srv, aclQueueUser(t, srv.QueueNamePrefix))
 	if err := wcfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -180,7 +180,7 @@ func TestFleet(t *testing.T) {
 	}
 	t.Cleanup(rs.Stop)
 	// Workers run as a Redis user confined to the queue's keys.
-	workerURL, err := rs.QueueUser(context.Background(), "fleetworker", "fleet-worker-pw-0123456789")
+	workerURL, err := rs.QueueUser(context.Background(), "fleetworker", "fleet-worker-pw-0123456789", "")
 	if err != nil {
 		t.Fatal(err)
 	}
