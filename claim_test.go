@@ -249,3 +249,37 @@ func FuzzOpenCallback(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkClaimCrypto: the cryptography of one claim, both sides (two
+// X25519 key pairs, two ECDH, two HKDF, HMAC, AES-GCM seal and open).
+func BenchmarkClaimCrypto(b *testing.B) {
+	env, keys := sealedJob(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, _ := proofline.NewClaimant(env)
+		req, _ := proofline.ParseClaimRequest(c.Body())
+		if err := req.Verify(env.Kind, env.ResultID, keys.ClaimToken); err != nil {
+			b.Fatal(err)
+		}
+		answer, _ := proofline.AnswerClaim(env.Kind, env.ResultID, req, keys.DataKey)
+		if _, err := c.Open(answer); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSealOpenCallback: one callback sealed by the worker and opened by the IdP.
+func BenchmarkSealOpenCallback(b *testing.B) {
+	secret := bytes.Repeat([]byte{9}, 32)
+	id := proofline.NewResultID()
+	path := proofline.CallbackPath(proofline.KindAddress, id)
+	result := []byte(`{"address_result":{"success":true,"errors":{},"messages":[],"exception":null,"timed_out":false,"transaction_id":"t","context":{"stages":[]}}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		now := time.Now()
+		body, _ := proofline.SealCallback(secret, proofline.KindAddress, id, "POST", path, now, result)
+		if _, err := proofline.OpenCallback(secret, proofline.KindAddress, id, "POST", path, strconv.FormatInt(now.Unix(), 10), now, time.Minute, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
