@@ -540,7 +540,7 @@ type lambdaDeployment struct {
 	envelopes map[string][]byte
 }
 
-func startLambdaDeployment(t *testing.T) *lambdaDeployment {
+func startLambdaDeployment(t *testing.T, timeoutSeconds int) *lambdaDeployment {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDPROOFLINETEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "proofline-test-secret")
@@ -570,6 +570,7 @@ func startLambdaDeployment(t *testing.T) *lambdaDeployment {
 	cfg.AWSLambdaEndpoint = lambdaAPI.URL
 	cfg.EnvironmentName = "int"
 	cfg.WorkerGitRef = "0a1b2c3d4e5f60718293"
+	cfg.AsyncWaitTimeoutSeconds = timeoutSeconds
 	ld.cfg = cfg
 	ld.e = serve(t, cfg, ln)
 	return ld
@@ -606,7 +607,7 @@ func vendorCalls(t *testing.T, m *metrics.Metrics) int {
 // TestRedeliveredEnvelopeCallsVendorOnce: the same envelope handled twice,
 // as a Lambda retry or a queue redelivery would, calls the vendor once.
 func TestRedeliveredEnvelopeCallsVendorOnce(t *testing.T) {
-	ld := startLambdaDeployment(t)
+	ld := startLambdaDeployment(t, 60)
 	id := ld.e.start("resolution", map[string]any{"applicant": applicant(), "should_proof_state_id": true})
 	env := ld.envelope(t, id)
 
@@ -635,12 +636,15 @@ func TestRedeliveredEnvelopeCallsVendorOnce(t *testing.T) {
 	}
 }
 
-// TestEndedEnvelopeOpensWithNoKey: once its record ended (done, or deleted
-// by the IdP), a copy of the envelope opens with no key the deployment holds.
+// TestEndedEnvelopeOpensWithNoKey: once its record ended (done, deleted by
+// the IdP, or timed out), a copy of the envelope opens with no key the
+// deployment holds, even for someone who holds them all and reads the
+// result store.
 func TestEndedEnvelopeOpensWithNoKey(t *testing.T) {
-	ld := startLambdaDeployment(t)
+	ld := startLambdaDeployment(t, 2)
 	doneID := ld.e.start("resolution", map[string]any{"applicant": applicant()})
 	deletedID := ld.e.start("resolution", map[string]any{"applicant": applicant()})
+	expiredID := ld.e.start("resolution", map[string]any{"applicant": applicant()}) // never delivered
 	rt, err := app.NewWorker(context.Background(), workerConfig(ld.cfg, ""), app.WorkerOptions{Version: "w"})
 	if err != nil {
 		t.Fatal(err)
@@ -652,6 +656,20 @@ func TestEndedEnvelopeOpensWithNoKey(t *testing.T) {
 	if r := ld.e.do("DELETE", "/api/v1/proofing/"+deletedID, nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)
 	}
+	if out := ld.e.waitOutcome(expiredID, 10*time.Second); out["status"] != "timed_out" {
+		t.Fatalf("outcome %v", out)
+	}
+	// The deployment's own result store, opened with its own record ring.
+	ring, err := app.RecordKeyRing(ld.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv, err := redisstore.New(context.Background(), redisstore.Options{URL: ld.cfg.RedisURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := resultstore.New(drv, ring, resultstore.Options{})
+	defer store.Close()
 	// Every key the deployment holds: its configuration (record keys,
 	// tokens, API keys, attempt-hash and session keys, ...) and the keys of
 	// the envelope itself.
@@ -659,9 +677,16 @@ func TestEndedEnvelopeOpensWithNoKey(t *testing.T) {
 	if len(keys) < 5 {
 		t.Fatalf("only %d keys found in the deployment's configuration", len(keys))
 	}
-	for _, id := range []string{doneID, deletedID} {
+	for _, id := range []string{doneID, deletedID, expiredID} {
 		env := ld.envelope(t, id)
-		for _, k := range append(keys, env.ClaimToken) {
+		all := append(append([][]byte(nil), keys...), env.ClaimToken)
+		if rec, err := store.Lookup(context.Background(), id); err == nil {
+			all = append(all, rec.DataKey, rec.ClaimToken, rec.CallbackSecret)
+			if len(rec.DataKey) > 0 {
+				t.Errorf("the record of ended job %s still holds its data key", id)
+			}
+		}
+		for _, k := range all {
 			if _, err := env.Open(k); err == nil {
 				t.Errorf("the envelope of ended job %s opened with a key of the deployment", id)
 			}
