@@ -36,7 +36,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 bench: deps ## micro-benchmarks: seal/open, result store put/get (memory, Redis)
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./seal ./resultstore/... ./server ./proofer
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 . ./seal ./resultstore/... ./server ./proofer
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@.ci/fuzz.sh $(or $(FUZZTIME),30s)

@@ -1,100 +1,137 @@
 package proofline
 
 import (
-	"crypto/hmac"
+	"bytes"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
+	"encoding/json"
+	"io"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// Callback headers (worker → IdP). X-API-AUTH-TOKEN is the original design's
-// per-kind shared token; the others are proofline's per-job proof.
+// Headers of the worker → IdP requests (callback and claim).
+// X-API-AUTH-TOKEN is the original design's per-kind shared token.
 const (
 	HeaderAuthToken     = "X-API-AUTH-TOKEN"
-	HeaderJobSecret     = "X-Proofline-Job-Secret"
 	HeaderTimestamp     = "X-Proofline-Timestamp"
-	HeaderSignature     = "X-Proofline-Signature"
 	HeaderWorkerVersion = "X-Proofline-Worker-Version"
 )
+
+// CallbackVersion is the "v" of a sealed callback body.
+const CallbackVersion = 2
+
+// callbackInfo is the HKDF info of the callback key and the prefix of its AAD.
+const callbackInfo = "proofline/callback/v2"
 
 // CallbackPath is the path a worker posts a result of kind k to.
 func CallbackPath(k Kind, resultID string) string {
 	return "/api/proofing_results/" + string(k) + "/" + resultID
 }
 
-// HashSecret returns the SHA-256 of a per-job secret, which is all the IdP keeps.
-func HashSecret(secret []byte) []byte {
-	h := sha256.Sum256(secret)
-	return h[:]
+// SealedCallback is the body of a callback: the {"<kind>_result": {...}}
+// object sealed to the IdP. Sealed is AES-256-GCM under
+// HKDF-SHA256(callback secret, no salt, info "proofline/callback/v2", 32
+// bytes): nonce (12) | ciphertext | tag (16); the additional data binds kind,
+// result_id, method, path and the X-Proofline-Timestamp value (see
+// callbackAAD). In JSON, Sealed is standard base64 with padding.
+type SealedCallback struct {
+	V      int    `json:"v"`
+	Sealed []byte `json:"sealed"`
 }
 
-// EncodeSecret encodes a per-job secret for the HeaderJobSecret header.
-func EncodeSecret(secret []byte) string { return base64.RawURLEncoding.EncodeToString(secret) }
-
-// SignCallback returns the HeaderSignature value for a callback: an
-// HMAC-SHA256, keyed by the per-job secret, over the version tag, timestamp
-// (Unix seconds), method, path and the SHA-256 of the body.
-func SignCallback(secret []byte, ts time.Time, method, path string, body []byte) string {
-	return "v1=" + hex.EncodeToString(callbackMAC(secret, strconv.FormatInt(ts.Unix(), 10), method, path, body))
-}
-
-func callbackMAC(secret []byte, ts, method, path string, body []byte) []byte {
-	bh := sha256.Sum256(body)
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("proofline-callback-v1\n"))
-	m.Write([]byte(ts))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(method))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(path))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(hex.EncodeToString(bh[:])))
-	return m.Sum(nil)
-}
-
-// CallbackProof is the per-job part of a callback's credentials as received.
-type CallbackProof struct {
-	Secret    string // HeaderJobSecret
-	Timestamp string // HeaderTimestamp
-	Signature string // HeaderSignature
-}
-
-// VerifyCallback checks the per-job secret against its stored hash, then the
-// signature and the timestamp (within skew of now). Every failure is an
-// EUNAUTHORIZED error that says which check failed and nothing else.
-func VerifyCallback(p CallbackProof, secretHash []byte, now time.Time, skew time.Duration, method, path string, body []byte) error {
-	if p.Secret == "" || p.Timestamp == "" || p.Signature == "" {
-		return Errorf(EUNAUTHORIZED, "missing job credentials")
-	}
-	secret, err := base64.RawURLEncoding.DecodeString(p.Secret)
-	if err != nil || len(secret) < 16 || len(secret) > 128 {
-		return Errorf(EUNAUTHORIZED, "invalid job secret")
-	}
-	if subtle.ConstantTimeCompare(HashSecret(secret), secretHash) != 1 {
-		return Errorf(EUNAUTHORIZED, "invalid job secret")
-	}
-	sig, ok := strings.CutPrefix(p.Signature, "v1=")
-	if !ok || len(sig) != 64 || strings.ToLower(sig) != sig {
-		// One spelling only: 64 lower-case hex digits, as SignCallback writes.
-		return Errorf(EUNAUTHORIZED, "invalid signature")
-	}
-	got, err := hex.DecodeString(sig)
+// SealCallback seals result (the JSON of {"<kind>_result": {...}}) under a
+// key derived from the job's callback secret, bound to kind, resultID,
+// method, path and ts (Unix seconds, sent as X-Proofline-Timestamp), and
+// returns the request body.
+func SealCallback(secret []byte, kind Kind, resultID, method, path string, ts time.Time, result []byte) ([]byte, error) {
+	key, err := callbackKey(secret)
 	if err != nil {
-		return Errorf(EUNAUTHORIZED, "invalid signature")
+		return nil, err
 	}
-	ts, err := strconv.ParseInt(p.Timestamp, 10, 64)
-	if err != nil || len(p.Timestamp) > 12 {
-		return Errorf(EUNAUTHORIZED, "invalid timestamp")
+	defer clear(key)
+	sealed, err := sealGCM(key, result, callbackAAD(kind, resultID, method, path, strconv.FormatInt(ts.Unix(), 10)))
+	if err != nil {
+		return nil, WrapError(EINTERNAL, "seal callback", err)
 	}
-	if !hmac.Equal(got, callbackMAC(secret, p.Timestamp, method, path, body)) {
-		return Errorf(EUNAUTHORIZED, "invalid signature")
+	return json.Marshal(SealedCallback{V: CallbackVersion, Sealed: sealed})
+}
+
+// ParseSealedCallback decodes a callback body strictly: one JSON object with
+// exactly "v" (= 2) and "sealed" (base64, at least a nonce and a tag long).
+// Anything else is EINVALID.
+func ParseSealedCallback(body []byte) (*SealedCallback, error) {
+	var c SealedCallback
+	if err := decodeStrict(body, &c); err != nil {
+		return nil, Errorf(EINVALID, "body is not a sealed callback")
+	}
+	switch {
+	case c.V != CallbackVersion:
+		return nil, Errorf(EINVALID, "sealed callback version %d not supported", c.V)
+	case len(c.Sealed) < 12+16:
+		return nil, Errorf(EINVALID, "sealed callback too short")
+	}
+	return &c, nil
+}
+
+// OpenCallback checks the timestamp (within skew of now) and opens a
+// callback body with the job's callback secret, returning the plaintext
+// {"<kind>_result": {...}} JSON. A malformed body is EINVALID; a bad or stale
+// timestamp, or a body that does not open (other job, other path, rewritten,
+// forged), is EUNAUTHORIZED.
+func OpenCallback(secret []byte, kind Kind, resultID, method, path, timestamp string, now time.Time, skew time.Duration, body []byte) ([]byte, error) {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil || len(timestamp) > 12 || strconv.FormatInt(ts, 10) != timestamp {
+		return nil, Errorf(EUNAUTHORIZED, "invalid timestamp")
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d > skew || d < -skew {
-		return Errorf(EUNAUTHORIZED, "stale timestamp")
+		return nil, Errorf(EUNAUTHORIZED, "stale timestamp")
+	}
+	c, err := ParseSealedCallback(body)
+	if err != nil {
+		return nil, err
+	}
+	key, err := callbackKey(secret)
+	if err != nil {
+		return nil, Errorf(EUNAUTHORIZED, "callback does not open")
+	}
+	defer clear(key)
+	plain, err := openGCM(key, c.Sealed, callbackAAD(kind, resultID, method, path, timestamp))
+	if err != nil {
+		return nil, Errorf(EUNAUTHORIZED, "callback does not open")
+	}
+	return plain, nil
+}
+
+func callbackKey(secret []byte) ([]byte, error) {
+	if len(secret) != KeySize {
+		return nil, Errorf(EINVALID, "callback secret must be 32 bytes")
+	}
+	return hkdf.Key(sha256.New, secret, nil, callbackInfo, KeySize)
+}
+
+// callbackAAD is "proofline/callback/v2" followed by kind, result_id,
+// method, path and timestamp, each as 0x00, its decimal length, ':' and
+// its bytes.
+func callbackAAD(kind Kind, resultID, method, path, timestamp string) []byte {
+	b := append(make([]byte, 0, 128), callbackInfo...)
+	for _, f := range []string{string(kind), resultID, method, path, timestamp} {
+		b = appendField(b, f)
+	}
+	return b
+}
+
+// decodeStrict decodes exactly one JSON object into v, refusing unknown
+// fields and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Errorf(EINVALID, "trailing data")
 	}
 	return nil
 }

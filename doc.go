@@ -8,19 +8,25 @@
 //
 // The life of one attempt:
 //
-//	start (result_id, per-job secret, deadline)
-//	     │
+//	start (result_id, deadline, per-job data key, claim token, callback secret)
+//	     │  the envelope's payload is sealed under the data key; the keys
+//	     │  live only in the IdP's sealed pending record
 //	     ▼
-//	┌─────────┐  authenticated callback before the deadline  ┌──────┐
-//	│ pending │ ───────────────────────────────────────────▶ │ done │
-//	└─────────┘          (happens once: first write wins)    └──────┘
+//	┌─────────┐  claim (once, before the deadline): the data key is released
+//	│ pending │  wrapped to the worker's ephemeral X25519 key and removed from
+//	└─────────┘  the record; a second claim is refused (409)
 //	     │
-//	     │ deadline passes without a result
-//	     ▼
-//	┌───────────┐   a later callback is refused (410) and counted
-//	│ timed_out │   a retry by the person is a new attempt
-//	└───────────┘
+//	     │  callback sealed under the callback secret, before the deadline
+//	     ▼          (happens once: first write wins)
+//	┌──────┐   the record holds no job key any more
+//	│ done │
+//	└──────┘
+//
+//	pending, deadline passes without a result ─▶ timed_out: a later claim or
+//	callback is refused (410) and counted; a retry by the person is a new
+//	attempt. The first read of a timed-out record drops its data key.
 //
 // pending and done are stored; timed_out is a pending record read after its
-// deadline. Records expire from the store on their own.
+// deadline. Records expire from the store on their own, and with them the
+// job's keys: every copy of the envelope anywhere is then unreadable.
 package proofline

@@ -1,20 +1,31 @@
 package proofline
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
 )
 
-// EnvelopeVersion is the version of the job envelope this build writes.
-const EnvelopeVersion = 1
+// EnvelopeVersion is the version of the job envelope this build writes and
+// reads. Version 2 seals the payload under a fresh per-job data key that the
+// worker claims from the IdP (see Claimant); version 1 envelopes (sealed
+// with a long-lived key ring) are refused.
+const EnvelopeVersion = 2
 
-// Sealer seals and opens data with authenticated encryption. The seal package
-// provides the local key ring; other backends (KMS) implement the same.
+// KeySize is the size of every per-job key and token: AES-256 data keys,
+// claim tokens and callback secrets.
+const KeySize = 32
+
+// Sealer seals and opens data with authenticated encryption under a key ring
+// (package seal). The IdP seals its stored records with one; envelopes and
+// callbacks use per-job keys instead.
 type Sealer interface {
 	// Seal encrypts plaintext and binds it to aad.
 	Seal(plaintext, aad []byte) ([]byte, error)
@@ -23,8 +34,12 @@ type Sealer interface {
 }
 
 // Envelope is the unit of work handed to a worker, identical in every dispatch
-// mode. Its header is plain routing data without PII; everything personal or
-// secret travels in Sealed, bound by AAD to every header field.
+// mode. Its header is plain routing data without PII, bound as additional
+// data to Sealed, which holds everything personal or secret under the job's
+// own data key. The data key is not in the envelope: the worker claims it
+// from the IdP (once per job, before the deadline), and when the job's record
+// ends the key is gone, so every copy of the envelope anywhere becomes
+// unreadable with every key the deployment holds.
 type Envelope struct {
 	Version     int       `json:"v"`
 	Kind        Kind      `json:"kind"`
@@ -37,7 +52,12 @@ type Envelope struct {
 	SpanID  string `json:"span_id,omitempty"`
 	// WorkerVersion is the worker build the IdP dispatched to (the pinned git ref).
 	WorkerVersion string `json:"worker_version"`
-	// Sealed is the sealed JSON of a Payload.
+	// ClaimToken (32 bytes) lets the worker claim the data key: the worker
+	// proves it with an HMAC over its ephemeral public key and never sends
+	// it. The claim URL is ClaimURL(CallbackURL).
+	ClaimToken []byte `json:"claim_token"`
+	// Sealed is the JSON of a Payload under the data key (AES-256-GCM):
+	// nonce (12) | ciphertext | tag (16).
 	Sealed []byte `json:"sealed"`
 }
 
@@ -51,10 +71,29 @@ func (e *Envelope) LogValue() slog.Value {
 	)
 }
 
+// JobKeys are the per-job secrets SealEnvelope makes. The IdP keeps them only
+// in the job's sealed pending record: DataKey until the claim, the others
+// until the outcome.
+type JobKeys struct {
+	// DataKey opens the envelope's payload; released once, at claim.
+	DataKey []byte
+	// ClaimToken is the envelope's claim token.
+	ClaimToken []byte
+	// CallbackSecret is the payload's callback secret: the result comes back
+	// sealed under a key derived from it.
+	CallbackSecret []byte
+}
+
+func (JobKeys) String() string                  { return "JobKeys" + Redacted }
+func (JobKeys) GoString() string                { return "proofline.JobKeys" + Redacted }
+func (k JobKeys) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String())) }
+func (JobKeys) LogValue() slog.Value            { return slog.StringValue(Redacted) }
+
 // Payload is the sealed part of an envelope.
 type Payload struct {
-	// CallbackSecret is the per-job one-time secret the worker proves in its
-	// callback. The IdP keeps only its hash.
+	// CallbackSecret is the per-job secret the worker seals its result
+	// under (a key derived from it); it never travels by itself. SealEnvelope
+	// sets it.
 	CallbackSecret []byte          `json:"callback_secret"`
 	Document       *DocumentArgs   `json:"document,omitempty"`
 	Resolution     *ResolutionArgs `json:"resolution,omitempty"`
@@ -106,38 +145,46 @@ type AddressArgs struct {
 	Applicant Applicant `json:"applicant"`
 }
 
-// SealEnvelope seals p into a new envelope with header h (h.Sealed is ignored).
-func SealEnvelope(s Sealer, h Envelope, p *Payload) (*Envelope, error) {
+// SealEnvelope makes the per-job keys, sets p.CallbackSecret, and seals p
+// under the fresh data key into a new envelope with header h (h.Version,
+// h.ClaimToken and h.Sealed are set here). The caller keeps the returned keys
+// in the job's sealed pending record and nowhere else.
+func SealEnvelope(h Envelope, p *Payload) (*Envelope, *JobKeys, error) {
+	keys := &JobKeys{DataKey: randomKey(), ClaimToken: randomKey(), CallbackSecret: randomKey()}
 	h.Version = EnvelopeVersion
+	h.ClaimToken = keys.ClaimToken
 	h.Sealed = nil
 	if err := h.validateHeader(); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if p != nil {
+		p.CallbackSecret = keys.CallbackSecret
 	}
 	if err := p.validateFor(h.Kind); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	plain, err := p.marshalRevealed()
 	if err != nil {
-		return nil, WrapError(EINTERNAL, "encode payload", err)
+		return nil, nil, WrapError(EINTERNAL, "encode payload", err)
 	}
-	sealed, err := s.Seal(plain, h.aad())
+	h.Sealed, err = sealGCM(keys.DataKey, plain, h.aad())
 	clear(plain)
 	if err != nil {
-		return nil, WrapError(EINTERNAL, "seal payload", err)
+		return nil, nil, WrapError(EINTERNAL, "seal payload", err)
 	}
-	h.Sealed = sealed
-	return &h, nil
+	return &h, keys, nil
 }
 
-// Open checks the header and opens the payload. A payload moved to another
-// header (other kind, result_id, callback URL or deadline) does not open.
-func (e *Envelope) Open(s Sealer) (*Payload, error) {
+// Open checks the header and opens the payload with the job's data key. A
+// payload moved to another header (other kind, result_id, callback URL,
+// deadline, claim token, ...) does not open.
+func (e *Envelope) Open(dataKey []byte) (*Payload, error) {
 	if err := e.validateHeader(); err != nil {
 		return nil, err
 	}
-	plain, err := s.Open(e.Sealed, e.aad())
+	plain, err := openGCM(dataKey, e.Sealed, e.aad())
 	if err != nil {
-		return nil, WrapError(EINVALID, "envelope does not open", err)
+		return nil, Errorf(EINVALID, "envelope does not open")
 	}
 	defer clear(plain)
 	var p Payload
@@ -174,6 +221,8 @@ func (e *Envelope) validateHeader() error {
 		return Errorf(EINVALID, "envelope callback_url missing")
 	case e.Deadline.IsZero():
 		return Errorf(EINVALID, "envelope deadline missing")
+	case len(e.ClaimToken) != KeySize:
+		return Errorf(EINVALID, "envelope claim token malformed")
 	}
 	return nil
 }
@@ -183,11 +232,8 @@ func (e *Envelope) aad() []byte {
 	b := make([]byte, 0, 160)
 	b = append(b, "proofline/envelope/v"...)
 	b = strconv.AppendInt(b, int64(e.Version), 10)
-	for _, f := range []string{string(e.Kind), e.ResultID, e.CallbackURL, e.TraceID, e.SpanID, e.WorkerVersion} {
-		b = append(b, 0)
-		b = strconv.AppendInt(b, int64(len(f)), 10)
-		b = append(b, ':')
-		b = append(b, f...)
+	for _, f := range []string{string(e.Kind), e.ResultID, e.CallbackURL, e.TraceID, e.SpanID, e.WorkerVersion, string(e.ClaimToken)} {
+		b = appendField(b, f)
 	}
 	b = append(b, 0)
 	b = strconv.AppendInt(b, e.Deadline.UnixNano(), 10)
@@ -198,7 +244,7 @@ func (p *Payload) validateFor(k Kind) error {
 	if p == nil {
 		return Errorf(EINVALID, "envelope payload missing")
 	}
-	if len(p.CallbackSecret) < 16 {
+	if len(p.CallbackSecret) != KeySize {
 		return Errorf(EINVALID, "envelope callback secret missing")
 	}
 	ok := false
@@ -214,6 +260,57 @@ func (p *Payload) validateFor(k Kind) error {
 		return Errorf(EINVALID, "envelope payload does not match kind %s", k)
 	}
 	return nil
+}
+
+// appendField appends 0, len(f), ':' and f: fields so joined cannot be
+// shifted into one another.
+func appendField(b []byte, f string) []byte {
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(f)), 10)
+	b = append(b, ':')
+	return append(b, f...)
+}
+
+func randomKey() []byte {
+	k := make([]byte, KeySize)
+	_, _ = rand.Read(k) // never fails (crypto/rand)
+	return k
+}
+
+// sealGCM seals plain under an AES-256 key with a fresh random nonce:
+// nonce (12) | ciphertext | tag (16).
+func sealGCM(key, plain, aad []byte) ([]byte, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	_, _ = rand.Read(out)
+	return aead.Seal(out, out[:aead.NonceSize()], plain, aad), nil
+}
+
+// openGCM is the inverse of sealGCM.
+func openGCM(key, sealed, aad []byte) ([]byte, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < aead.NonceSize()+aead.Overhead() {
+		return nil, errors.New("sealed data too short")
+	}
+	n := aead.NonceSize()
+	return aead.Open(nil, sealed[:n], sealed[n:], aad)
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	if len(key) != KeySize {
+		return nil, errors.New("key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // NewResultID returns a fresh random result id (a version 4 UUID).

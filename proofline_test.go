@@ -12,27 +12,9 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/seal"
 )
 
 const canary = "CANARYzq7"
-
-func ring(t testing.TB, ids ...string) *seal.KeyRing {
-	t.Helper()
-	var keys []seal.Key
-	for _, id := range ids {
-		k, err := seal.Generate(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, k)
-	}
-	r, err := seal.NewKeyRing(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 func canaryApplicant() proofline.Applicant {
 	return proofline.Applicant{
@@ -51,11 +33,14 @@ func header(kind proofline.Kind) proofline.Envelope {
 
 func TestEnvelopeSealsPayloadAndBindsHeader(t *testing.T) {
 	t.Parallel()
-	r := ring(t, "k1")
-	p := &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{7}, 32), Resolution: &proofline.ResolutionArgs{Applicant: canaryApplicant()}}
-	env, err := proofline.SealEnvelope(r, header(proofline.KindResolution), p)
+	p := &proofline.Payload{Resolution: &proofline.ResolutionArgs{Applicant: canaryApplicant()}}
+	env, keys, err := proofline.SealEnvelope(header(proofline.KindResolution), p)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(keys.DataKey) != 32 || len(keys.ClaimToken) != 32 || len(keys.CallbackSecret) != 32 ||
+		!bytes.Equal(keys.ClaimToken, env.ClaimToken) || !bytes.Equal(keys.CallbackSecret, p.CallbackSecret) {
+		t.Fatal("per-job keys not made as documented")
 	}
 	wire, err := json.Marshal(env)
 	if err != nil {
@@ -68,11 +53,11 @@ func TestEnvelopeSealsPayloadAndBindsHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := parsed.Open(r)
+	got, err := parsed.Open(keys.DataKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Resolution.Applicant.FirstName != canary+"First" || !bytes.Equal(got.CallbackSecret, p.CallbackSecret) {
+	if got.Resolution.Applicant.FirstName != canary+"First" || !bytes.Equal(got.CallbackSecret, keys.CallbackSecret) {
 		t.Fatal("payload did not round-trip")
 	}
 
@@ -86,37 +71,41 @@ func TestEnvelopeSealsPayloadAndBindsHeader(t *testing.T) {
 		"trace_id":       func(e *proofline.Envelope) { e.TraceID = "other" },
 		"span_id":        func(e *proofline.Envelope) { e.SpanID = "0102030405060708" },
 		"worker_version": func(e *proofline.Envelope) { e.WorkerVersion = "zzz" },
+		"claim_token":    func(e *proofline.Envelope) { e.ClaimToken[0] ^= 1 },
 		"sealed":         func(e *proofline.Envelope) { e.Sealed[len(e.Sealed)-1] ^= 1 },
 	}
 	for name, f := range tamper {
 		e, _ := proofline.ParseEnvelope(wire)
 		f(e)
-		if _, err := e.Open(r); err == nil {
+		if _, err := e.Open(keys.DataKey); err == nil {
 			t.Errorf("envelope with tampered %s opened", name)
 		}
 	}
-	// Another key ring cannot open it.
-	if _, err := parsed.Open(ring(t, "k1")); err == nil {
-		t.Error("envelope opened with another key")
+	// Another job's data key, or a key ring, cannot open it.
+	_, other, _ := proofline.SealEnvelope(header(proofline.KindResolution), &proofline.Payload{Resolution: &proofline.ResolutionArgs{}})
+	for _, k := range [][]byte{other.DataKey, keys.ClaimToken, keys.CallbackSecret, nil, make([]byte, 32)} {
+		if _, err := parsed.Open(k); err == nil {
+			t.Error("envelope opened with a key other than its data key")
+		}
 	}
 }
 
 func TestEnvelopeRejectsMismatchedPayloadAndBadHeaders(t *testing.T) {
 	t.Parallel()
-	r := ring(t, "k1")
-	secret := bytes.Repeat([]byte{1}, 32)
-	if _, err := proofline.SealEnvelope(r, header(proofline.KindDocument), &proofline.Payload{CallbackSecret: secret, Address: &proofline.AddressArgs{}}); err == nil {
+	if _, _, err := proofline.SealEnvelope(header(proofline.KindDocument), &proofline.Payload{Address: &proofline.AddressArgs{}}); err == nil {
 		t.Error("document envelope accepted an address payload")
 	}
-	if _, err := proofline.SealEnvelope(r, header(proofline.KindAddress), &proofline.Payload{Address: &proofline.AddressArgs{}}); err == nil {
-		t.Error("envelope accepted without a callback secret")
+	if _, _, err := proofline.SealEnvelope(header(proofline.KindAddress), nil); err == nil {
+		t.Error("envelope accepted without a payload")
 	}
 	h := header(proofline.KindAddress)
 	h.ResultID = "../../etc/passwd"
-	if _, err := proofline.SealEnvelope(r, h, &proofline.Payload{CallbackSecret: secret, Address: &proofline.AddressArgs{}}); err == nil {
+	if _, _, err := proofline.SealEnvelope(h, &proofline.Payload{Address: &proofline.AddressArgs{}}); err == nil {
 		t.Error("envelope accepted a malformed result id")
 	}
-	for _, in := range []string{``, `{}`, `[]`, `{"v":2,"kind":"address"}`, `{"v":1,"kind":"nope"}`, `null`} {
+	for _, in := range []string{``, `{}`, `[]`, `{"v":2,"kind":"address"}`, `{"v":1,"kind":"nope"}`, `null`,
+		`{"v":1,"kind":"address","result_id":"3db26898-534c-4be2-9592-4ef9e0d3908e","callback_url":"x","deadline":"2030-01-01T00:00:00Z","sealed":"AQJrMQ=="}`,
+		`{"v":2,"kind":"address","result_id":"3db26898-534c-4be2-9592-4ef9e0d3908e","callback_url":"x","deadline":"2030-01-01T00:00:00Z","claim_token":"AQ==","sealed":"AQJrMQ=="}`} {
 		if _, err := proofline.ParseEnvelope([]byte(in)); err == nil {
 			t.Errorf("ParseEnvelope(%q) accepted", in)
 		}
@@ -258,59 +247,6 @@ func TestApplicantValidation(t *testing.T) {
 		t.Errorf("want 3 state id fields required, got %+v", v.Fields)
 	}
 }
-
-func TestCallbackSignature(t *testing.T) {
-	t.Parallel()
-	secret := bytes.Repeat([]byte{9}, 32)
-	now := time.Unix(1_800_000_000, 0)
-	body := []byte(`{"address_result":{"success":true}}`)
-	path := "/api/proofing_results/address/x"
-	good := proofline.CallbackProof{
-		Secret: proofline.EncodeSecret(secret), Timestamp: fmt.Sprint(now.Unix()),
-		Signature: proofline.SignCallback(secret, now, "POST", path, body),
-	}
-	hash := proofline.HashSecret(secret)
-	if err := proofline.VerifyCallback(good, hash, now.Add(30*time.Second), time.Minute, "POST", path, body); err != nil {
-		t.Fatalf("good callback refused: %v", err)
-	}
-	other := bytes.Repeat([]byte{8}, 32)
-	cases := map[string]func(p *proofline.CallbackProof) ([]byte, string, time.Time){
-		"missing secret": func(p *proofline.CallbackProof) ([]byte, string, time.Time) { p.Secret = ""; return body, path, now },
-		"wrong secret": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
-			p.Secret = proofline.EncodeSecret(other)
-			p.Signature = proofline.SignCallback(other, now, "POST", path, body)
-			return body, path, now
-		},
-		"missing signature": func(p *proofline.CallbackProof) ([]byte, string, time.Time) { p.Signature = ""; return body, path, now },
-		"body changed": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
-			return []byte(`{"address_result":{"success":false}}`), path, now
-		},
-		"path changed": func(p *proofline.CallbackProof) ([]byte, string, time.Time) { return body, path + "y", now },
-		"stale timestamp": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
-			return body, path, now.Add(2 * time.Minute)
-		},
-		"future timestamp": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
-			return body, path, now.Add(-2 * time.Minute)
-		},
-		"timestamp changed": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
-			p.Timestamp = fmt.Sprint(now.Unix() + 1)
-			return body, path, now
-		},
-		"garbage signature": func(p *proofline.CallbackProof) ([]byte, string, time.Time) {
-			p.Signature = "v1=zz"
-			return body, path, now
-		},
-	}
-	for name, f := range cases {
-		p := good
-		b, pth, at := f(&p)
-		err := proofline.VerifyCallback(p, hash, at, time.Minute, "POST", pth, b)
-		if proofline.ErrorCode(err) != proofline.EUNAUTHORIZED {
-			t.Errorf("%s: got %v, want unauthorized", name, err)
-		}
-	}
-}
-
 func TestErrorsKeepCausePrivate(t *testing.T) {
 	t.Parallel()
 	err := fmt.Errorf("context: %w", proofline.WrapError(proofline.EUNAVAILABLE, "store unavailable", errors.New("dial tcp 10.0.0.1: secret detail")))
@@ -340,8 +276,7 @@ func TestResultIDs(t *testing.T) {
 }
 
 func FuzzParseAndOpenEnvelope(f *testing.F) {
-	r := ring(f, "k1")
-	env, err := proofline.SealEnvelope(r, header(proofline.KindAddress), &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{1}, 32), Address: &proofline.AddressArgs{Applicant: canaryApplicant()}})
+	env, keys, err := proofline.SealEnvelope(header(proofline.KindAddress), &proofline.Payload{Address: &proofline.AddressArgs{Applicant: canaryApplicant()}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -354,33 +289,9 @@ func FuzzParseAndOpenEnvelope(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := e.Open(r)
-		if err == nil && !bytes.Equal(data, good) && p == nil {
+		p, err := e.Open(keys.DataKey)
+		if err == nil && p == nil {
 			t.Fatal("opened to nothing")
-		}
-	})
-}
-
-// FuzzVerifyCallback: arbitrary header values never verify unless they are
-// the real signature, and never panic.
-func FuzzVerifyCallback(f *testing.F) {
-	secret := bytes.Repeat([]byte{9}, 32)
-	now := time.Unix(1_800_000_000, 0)
-	body := []byte(`{"address_result":{"success":true}}`)
-	path := "/api/proofing_results/address/x"
-	f.Add(proofline.EncodeSecret(secret), "1800000000", proofline.SignCallback(secret, now, "POST", path, body), body)
-	f.Add("", "", "", []byte{})
-	f.Add("AAAA", "-1", "v1=", []byte("x"))
-	f.Add(proofline.EncodeSecret(secret), "99999999999999999999", "v1="+strings.Repeat("0", 64), body)
-	hash := proofline.HashSecret(secret)
-	good := proofline.SignCallback(secret, now, "POST", path, body)
-	f.Fuzz(func(t *testing.T, sec, ts, sig string, b []byte) {
-		err := proofline.VerifyCallback(proofline.CallbackProof{Secret: sec, Timestamp: ts, Signature: sig}, hash, now, time.Minute, "POST", path, b)
-		if err == nil && (sig != good || !bytes.Equal(b, body)) {
-			t.Fatalf("accepted a callback it did not sign: %q %q %q", sec, ts, sig)
-		}
-		if err != nil && proofline.ErrorCode(err) != proofline.EUNAUTHORIZED {
-			t.Fatalf("refusal with code %s", proofline.ErrorCode(err))
 		}
 	})
 }
@@ -414,18 +325,17 @@ func TestRevealedJSONCarriesEveryPIIField(t *testing.T) {
 		var a proofline.Applicant
 		fillPII(&a)
 		h := proofline.Envelope{Kind: kind, ResultID: proofline.NewResultID(), CallbackURL: "https://idp.example/cb", Deadline: time.Now().Add(time.Minute)}
-		p := &proofline.Payload{CallbackSecret: make([]byte, 32)}
+		p := &proofline.Payload{}
 		if kind == proofline.KindResolution {
 			p.Resolution = &proofline.ResolutionArgs{Applicant: a}
 		} else {
 			p.Address = &proofline.AddressArgs{Applicant: a}
 		}
-		r := ring(t, "k1")
-		env, err := proofline.SealEnvelope(r, h, p)
+		env, keys, err := proofline.SealEnvelope(h, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := env.Open(r)
+		got, err := env.Open(keys.DataKey)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,7 +116,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return shutdown(sctx)
 		})
 	}
-	ring, err := KeyRing(cfg)
+	// Keys by role: the record ring seals stored records and nothing else;
+	// envelopes and callbacks use per-job keys; the attempt-hash and
+	// session keys are their own settings.
+	ring, err := RecordKeyRing(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +151,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		driver, counters = resultstore.NewMemory(resultstore.MemoryOptions{}), attempts.NewMemory(nil)
 	}
 	a.store = resultstore.New(driver, ring, resultstore.Options{Timeout: timeout})
-	hashKey := ring.Derive("attempts")
-	if cfg.AttemptHashKey != "" {
-		if hashKey, err = config.DecodeKey(cfg.AttemptHashKey); err != nil {
-			return nil, &config.Error{Key: "attempt_hash_key", Msg: "must be base64"}
-		}
+	hashKey, err := attemptHashKey(cfg.AttemptHashKey)
+	if err != nil {
+		return nil, err
 	}
 	limiter, err := attempts.New(counters, attempts.Options{
 		MaxPerPerson: cfg.IDVMaxAttempts, MaxPerIP: cfg.IDVMaxAttemptsPerIP,
@@ -180,7 +181,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		workerVersion = opts.Version
 	}
 	rt, err := NewWorker(ctx, cfg, WorkerOptions{
-		Version: opts.Version, Logger: log, Ring: ring, Images: blobs.store,
+		Version: opts.Version, Logger: log, Images: blobs.store,
 		Tokens: currentTokens(tokens), CallbackHost: base.Host, Metrics: a.Metrics, TracerProvider: tp, VendorLatency: max(opts.VendorLatency, time.Duration(cfg.MockVendorLatencyMs)*time.Millisecond),
 	})
 	if err != nil {
@@ -201,7 +202,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Metrics.Gauge("proofline_pool_running_jobs", "Jobs running in in-process workers.", func() float64 { _, r := a.PoolDepth(); return float64(r) })
 
 	a.Service, err = proofing.New(proofing.Options{
-		Store: a.store, Blobs: blobs.store, Dispatcher: a.disp, Sealer: ring,
+		Store: a.store, Blobs: blobs.store, Dispatcher: a.disp,
 		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
 		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics, TracerProvider: tp,
@@ -326,21 +327,37 @@ func sweep(ctx context.Context, d func(context.Context, time.Time) (int, error),
 	}
 }
 
-// KeyRing builds the seal key ring from seal_keys, or a generated
-// development key when it is empty.
-func KeyRing(cfg config.Config) (*seal.KeyRing, error) {
-	keys, err := sealKeys(cfg.SealKeys)
+// RecordKeyRing builds the ring that seals stored records from record_keys,
+// or a generated development key when it is empty. Only servers hold it.
+func RecordKeyRing(cfg config.Config) (*seal.KeyRing, error) {
+	keys, err := recordKeys(cfg.RecordKeys)
 	if err != nil {
 		return nil, err
 	}
 	ring, err := seal.NewKeyRing(keys...)
 	if err != nil {
-		return nil, &config.Error{Key: "seal_keys", Msg: "invalid key ring"}
+		return nil, &config.Error{Key: "record_keys", Msg: "invalid key ring"}
 	}
 	return ring, nil
 }
 
-func sealKeys(spec string) ([]seal.Key, error) {
+// attemptHashKey decodes attempt_hash_key, or generates one for this
+// process when it is empty (the embedded default; config requires it with
+// redis_url).
+func attemptHashKey(s string) ([]byte, error) {
+	if s == "" {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	}
+	b, err := config.DecodeKey(s)
+	if err != nil || len(b) < 32 {
+		return nil, &config.Error{Key: "attempt_hash_key", Msg: "must be base64 of at least 32 bytes"}
+	}
+	return b, nil
+}
+
+func recordKeys(spec string) ([]seal.Key, error) {
 	if spec == "" {
 		k, err := seal.Generate("dev-" + time.Now().UTC().Format("20060102"))
 		if err != nil {
@@ -350,7 +367,7 @@ func sealKeys(spec string) ([]seal.Key, error) {
 	}
 	keys, err := seal.ParseKeys(spec)
 	if err != nil {
-		return nil, &config.Error{Key: "seal_keys", Msg: err.Error()}
+		return nil, &config.Error{Key: "record_keys", Msg: err.Error()}
 	}
 	return keys, nil
 }

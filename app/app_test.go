@@ -88,7 +88,8 @@ func start(t *testing.T, o opts) *env {
 	if o.redis {
 		k, _ := seal.Generate("k1")
 		cfg.RedisURL = redisSrv.URL()
-		cfg.SealKeys = seal.FormatKeys(k)
+		cfg.RecordKeys = seal.FormatKeys(k)
+		cfg.AttemptHashKey = testHashKey
 		cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
@@ -622,11 +623,15 @@ func TestCallbackRefusesUnauthenticatedWorkers(t *testing.T) {
 			t.Errorf("unknown kind: %d", s)
 		}
 		if o.redis {
-			// Configured tokens: the right token without the per-job secret is
-			// 401, another kind's token is 401, and an unknown id is 404.
-			if s := post("address", id, "X-API-AUTH-TOKEN", "address-token-aaaaaaaaaaaa"); s != 401 {
-				t.Errorf("token without job secret: %d", s)
+			// Configured tokens: the right token on a done job is 409 (its
+			// record holds no secret any more: nothing opens, nothing is
+			// written; server/server_test.go refuses unsealed and forged
+			// bodies on pending jobs), another kind's token is 401, and an
+			// unknown id is 404.
+			if s := post("address", id, "X-API-AUTH-TOKEN", "address-token-aaaaaaaaaaaa"); s != 409 {
+				t.Errorf("token on a done job: %d", s)
 			}
+
 			if s := post("address", id, "X-API-AUTH-TOKEN", "resolution-token-ccccccccc"); s != 401 {
 				t.Errorf("other kind's token: %d", s)
 			}

@@ -51,7 +51,7 @@ func TestAWSWiring(t *testing.T) {
 	k, _ := seal.Generate("k1")
 	cfg := config.Defaults()
 	for key, v := range map[string]string{
-		"base_url": "http://" + ln.Addr().String(), "seal_keys": seal.FormatKeys(k),
+		"base_url": "http://" + ln.Addr().String(), "record_keys": seal.FormatKeys(k),
 		"api_keys":                             "aws-api-key-0123456789abcdef",
 		"address_proof_result_lambda_token":    "address-token-aaaaaaaaaaaa",
 		"document_proof_result_lambda_token":   "document-token-bbbbbbbbbbb",
@@ -113,7 +113,7 @@ func TestAWSWiring(t *testing.T) {
 func TestAWSConfigValidation(t *testing.T) {
 	k, _ := seal.Generate("k1")
 	full := map[string]string{
-		"base_url": "https://idp.example.gov", "seal_keys": seal.FormatKeys(k),
+		"base_url": "https://idp.example.gov", "record_keys": seal.FormatKeys(k),
 		"address_proof_result_lambda_token":    "address-token-aaaaaaaaaaaa",
 		"document_proof_result_lambda_token":   "document-token-bbbbbbbbbbb",
 		"resolution_proof_result_lambda_token": "resolution-token-ccccccccc",
@@ -155,7 +155,6 @@ func TestAWSConfigValidation(t *testing.T) {
 		{drop: "worker_git_ref", key: "worker_git_ref"},
 		{over: map[string]string{"worker_git_ref": "1234567890abc"}, key: "worker_git_ref"},
 		{drop: "base_url", key: "base_url"},
-		{drop: "seal_keys", key: "seal_keys"},
 		{drop: "document_proof_result_lambda_token", key: "document_proof_result_lambda_token"},
 	} {
 		err := build(tc.drop, tc.over)

@@ -31,7 +31,7 @@ func Example_embedded() {
 
 	idp := http.NewServeMux()
 	idp.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "the IdP's own page") })
-	pl.Server.MountCallbacks(idp) // POST /api/proofing_results/{kind}/{result_id}
+	pl.Server.MountCallbacks(idp) // POST /api/proofing_results/{kind}/{result_id}[/claim]
 	pl.Server.MountUploads(idp)   // PUT /uploads/{capture_id}/{side}
 	srv := &http.Server{Handler: idp}
 	go srv.Serve(ln)

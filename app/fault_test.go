@@ -27,7 +27,8 @@ func TestRedisOutageMidFlight(t *testing.T) {
 	k, _ := seal.Generate("k1")
 	cfg := config.Defaults()
 	cfg.RedisURL = rs.URL()
-	cfg.SealKeys = seal.FormatKeys(k)
+	cfg.RecordKeys = seal.FormatKeys(k)
+	cfg.AttemptHashKey = testHashKey
 	cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 	cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 	cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"

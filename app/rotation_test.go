@@ -11,10 +11,14 @@ import (
 	"github.com/proofline/proofline/seal"
 )
 
-func redisConfig(t *testing.T, sealKeys string, token func(kind string) string) config.Config {
+// testHashKey is the attempt_hash_key every test instance sharing Redis uses.
+const testHashKey = "aGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGg="
+
+func redisConfig(t *testing.T, recordKeys string, token func(kind string) string) config.Config {
 	cfg := config.Defaults()
 	cfg.RedisURL = redisSrv.URL()
-	cfg.SealKeys = sealKeys
+	cfg.RecordKeys = recordKeys
+	cfg.AttemptHashKey = testHashKey
 	cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 	cfg.AddressProofResultLambdaToken = token("address")
 	cfg.DocumentProofResultLambdaToken = token("document")
@@ -23,7 +27,7 @@ func redisConfig(t *testing.T, sealKeys string, token func(kind string) string) 
 	return cfg
 }
 
-// TestRotationWithJobsInFlight rolls a new seal key and new callback tokens
+// TestRotationWithJobsInFlight rolls a new record key and new callback tokens
 // out across instances sharing Redis while jobs run: nothing in flight is
 // lost, and a retired key or token stops working once removed.
 func TestRotationWithJobsInFlight(t *testing.T) {
@@ -44,7 +48,7 @@ func TestRotationWithJobsInFlight(t *testing.T) {
 	old := serve(t, oldCfg, nil)
 
 	app := map[string]any{"applicant": applicant()}
-	fromOld := old.start("resolution", app) // envelope and pending record sealed with k1, callback with the old token
+	fromOld := old.start("resolution", app) // pending record sealed with k1 (its worker claims through the rolled instance), callback with the old token
 	out := rolled.waitOutcome(fromOld, 10*time.Second)
 	if out["status"] != "done" || out["result"].(map[string]any)["success"] != true {
 		t.Fatalf("job started before the rollout: %v", out)
@@ -53,8 +57,11 @@ func TestRotationWithJobsInFlight(t *testing.T) {
 	if out := rolled.waitOutcome(fromNew, 10*time.Second); out["status"] != "done" {
 		t.Fatalf("job started after the rollout: %v", out)
 	}
-	// A record still sealed with k1 (pending, from the old instance).
-	pendingOld := old.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Hang"))})
+	// A record still sealed with k1: pending, from an old instance whose
+	// worker claimed it from that instance (a claim re-seals the record with
+	// the claiming instance's current key).
+	oldSelf := serve(t, redisConfig(t, seal.FormatKeys(k1), oldTok), nil)
+	pendingOld := oldSelf.start("resolution", map[string]any{"applicant": applicant(set("first_name", "Hang"))})
 
 	// Finally k1 and the old token are removed.
 	final := serve(t, redisConfig(t, seal.FormatKeys(k2), newTok), nil)

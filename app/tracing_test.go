@@ -17,7 +17,7 @@ import (
 )
 
 // TestOneTracePerAttempt: start, job, each vendor call, callback send and
-// receive are spans of one trace whose id is the envelope's trace id (the
+// receive (and the claim's send and receive) are spans of one trace whose id is the envelope's trace id (the
 // one in the logs), with parent links across the HTTP callback; no span
 // attribute carries PII.
 func TestOneTracePerAttempt(t *testing.T) {
@@ -53,7 +53,7 @@ func TestOneTracePerAttempt(t *testing.T) {
 	var spans tracetest.SpanStubs
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		spans = exp.GetSpans()
-		if len(spans) >= 6 {
+		if len(spans) >= 8 {
 			break
 		}
 	}
@@ -67,7 +67,7 @@ func TestOneTracePerAttempt(t *testing.T) {
 		}
 	}
 	start := byName["proofline.start"]
-	for _, name := range []string{"proofline.job", "proofline.vendor.resolution", "proofline.vendor.state_id", "proofline.callback.send", "proofline.callback.receive"} {
+	for _, name := range []string{"proofline.job", "proofline.claim.send", "proofline.claim.receive", "proofline.vendor.resolution", "proofline.vendor.state_id", "proofline.callback.send", "proofline.callback.receive"} {
 		s, ok := byName[name]
 		if !ok {
 			t.Fatalf("no %s span among %d spans", name, len(spans))
@@ -78,6 +78,9 @@ func TestOneTracePerAttempt(t *testing.T) {
 	}
 	if byName["proofline.job"].Parent.SpanID() != start.SpanContext.SpanID() {
 		t.Error("the job span is not a child of the start span (envelope span id lost)")
+	}
+	if byName["proofline.claim.receive"].Parent.SpanID() != byName["proofline.claim.send"].SpanContext.SpanID() {
+		t.Error("the claim receive span is not a child of the send span (traceparent lost)")
 	}
 	if byName["proofline.callback.receive"].Parent.SpanID() != byName["proofline.callback.send"].SpanContext.SpanID() {
 		t.Error("the callback receive span is not a child of the send span (traceparent lost)")

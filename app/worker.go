@@ -11,7 +11,6 @@ import (
 	"github.com/proofline/proofline/observe/metrics"
 	"github.com/proofline/proofline/observe/tracing"
 	"github.com/proofline/proofline/proofer"
-	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/worker"
 
 	"go.opentelemetry.io/otel/trace"
@@ -22,8 +21,6 @@ type WorkerOptions struct {
 	// Version is this worker's build (git ref), reported in callbacks.
 	Version string
 	Logger  *slog.Logger
-	// Ring opens envelopes; built from seal_keys when nil.
-	Ring *seal.KeyRing
 	// Images is where document images are read; built from the config when nil.
 	Images proofer.ImageSource
 	// Tokens gives the per-kind callback tokens: static from the config in
@@ -41,18 +38,12 @@ type WorkerOptions struct {
 }
 
 // NewWorker builds the worker runtime every dispatch mode runs: in-process in
-// `proofline serve`, in `proofline worker` processes, and in Lambda.
+// `proofline serve`, in `proofline worker` processes, and in Lambda. It
+// reads no key from cfg: every worker claims each job's data key from the IdP
+// over HTTP (base_url), the in-process ones too.
 func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker.Runtime, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	ring := o.Ring
-	if ring == nil {
-		r, err := KeyRing(cfg)
-		if err != nil {
-			return nil, err
-		}
-		ring = r
 	}
 	images := o.Images
 	if images == nil {
@@ -82,7 +73,7 @@ func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker
 		Images: images, MaxImageBytes: cfg.DocAuthMaxImageBytes, Logger: o.Logger,
 	}
 	wo := worker.Options{
-		Sealer: ring, Proofer: pr, Tokens: tokens,
+		Proofer: pr, Tokens: tokens,
 		AllowedCallbackHosts: []string{strings.ToLower(host)},
 		Version:              o.Version, Logger: o.Logger,
 	}

@@ -91,7 +91,10 @@ func startProofline(ctx context.Context, sc serverConfig, cl *cleanup) (*proofli
 	set("data_dir", filepath.Join(sc.dir, "data"))
 	if sc.redisURL != "" {
 		set("redis_url", sc.redisURL)
-		set("seal_keys", "b1:"+base64.StdEncoding.EncodeToString(seal))
+		set("record_keys", "b1:"+base64.StdEncoding.EncodeToString(seal))
+		hashKey := make([]byte, 32)
+		_, _ = rand.Read(hashKey)
+		set("attempt_hash_key", base64.StdEncoding.EncodeToString(hashKey))
 		set("address_proof_result_lambda_token", "addr_"+randomHex(16))
 		set("document_proof_result_lambda_token", "doc_"+randomHex(16))
 		set("resolution_proof_result_lambda_token", "res_"+randomHex(16))

@@ -98,10 +98,10 @@ func (a *AWS) validate(c *Config) error {
 		if c.BaseURL == "" {
 			return &Error{Key: "base_url", Msg: "is required when aws_lambda_proofing_enabled is true (Lambda workers call it back)"}
 		}
-		// Lambda workers must open the envelopes and present the tokens the
-		// server checks: nothing generated per process can work.
+		// Lambda workers must present the tokens the server checks: nothing
+		// generated per process can work. (They need no key: each job's
+		// data key is claimed from the server.)
 		for _, kv := range [][2]string{
-			{"seal_keys", c.SealKeys},
 			{"address_proof_result_lambda_token", c.AddressProofResultLambdaToken},
 			{"document_proof_result_lambda_token", c.DocumentProofResultLambdaToken},
 			{"resolution_proof_result_lambda_token", c.ResolutionProofResultLambdaToken},

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,11 +50,13 @@ type Config struct {
 	// DocAuthEnablePresignedS3URLs stores images in S3 (see the AWS
 	// section). Default false (local directory).
 	DocAuthEnablePresignedS3URLs bool `key:"doc_auth_enable_presigned_s3_urls"`
-	// SealKeys is the key ring for job envelopes and stored records:
+	// RecordKeys is the key ring of the stored records (server only; job
+	// envelopes use per-job keys and workers hold none of these):
 	// "id:base64key,id:base64key", 32-byte keys, the first is current, the
 	// rest still open old data. Generated in the embedded default; required
-	// with redis_url.
-	SealKeys string `key:"seal_keys" secret:"true"`
+	// with redis_url. It was called seal_keys before envelope v2; that name
+	// is now an error that says so.
+	RecordKeys string `key:"record_keys" secret:"true"`
 	// BaseURL is the public origin of this server, used in upload URLs and
 	// as the callback target of workers. Default http://{listen address}.
 	BaseURL string `key:"base_url"`
@@ -122,6 +125,12 @@ func Defaults() Config {
 	c.Queue.setDefaults()
 	c.Vendors.setDefaults()
 	return c
+}
+
+// renamed maps keys that no longer exist to what replaced them; setting one
+// is an error that says so.
+var renamed = map[string]string{
+	"seal_keys": "renamed to record_keys: it now seals only the stored records (server only); job envelopes use per-job keys and workers hold no key",
 }
 
 // Error is a configuration error: it names the key, never the value.
@@ -230,6 +239,9 @@ func (c *Config) applyYAML(data []byte, path string, src origins) error {
 	v := reflect.ValueOf(c).Elem()
 	for _, k := range keys {
 		i, ok := fields[k]
+		if msg, old := renamed[k]; old {
+			return &Error{Key: k, Msg: msg}
+		}
 		if !ok {
 			return unknownKey(k, path)
 		}
@@ -258,6 +270,11 @@ func (c *Config) applyEnv(environ []string, src origins) error {
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
+		}
+	}
+	for old, msg := range renamed {
+		if _, ok := env[EnvName(old)]; ok {
+			return &Error{Key: old, Msg: msg + " (from " + EnvName(old) + ")"}
 		}
 	}
 	v := reflect.ValueOf(c).Elem()
@@ -366,9 +383,11 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			return &Error{Key: "redis_url", Msg: "must be a redis:// or rediss:// URL"}
 		}
-		// With a shared store, every server and worker must share these.
+		// With a shared store, every server (and, for the tokens, every
+		// worker) must share these.
 		for _, kv := range [][2]string{
-			{"seal_keys", c.SealKeys},
+			{"record_keys", c.RecordKeys},
+			{"attempt_hash_key", c.AttemptHashKey},
 			{"address_proof_result_lambda_token", c.AddressProofResultLambdaToken},
 			{"document_proof_result_lambda_token", c.DocumentProofResultLambdaToken},
 			{"resolution_proof_result_lambda_token", c.ResolutionProofResultLambdaToken},
@@ -415,9 +434,9 @@ func (c *Config) Validate() error {
 			return &Error{Key: "otel_exporter_otlp_endpoint", Msg: "must be an http(s) URL like http://127.0.0.1:4318"}
 		}
 	}
-	if c.SealKeys != "" {
-		if _, err := seal.ParseKeys(c.SealKeys); err != nil {
-			return &Error{Key: "seal_keys", Msg: err.Error()}
+	if c.RecordKeys != "" {
+		if _, err := seal.ParseKeys(c.RecordKeys); err != nil {
+			return &Error{Key: "record_keys", Msg: err.Error()}
 		}
 	}
 	if c.UploadSigningKey != "" {
@@ -456,9 +475,49 @@ func SecretKeys() []string {
 	return keys
 }
 
+// ServerOnlyKeys are the keys no worker configuration may hold (invariant
+// 11: keys by role): the record ring, the session and attempt-hash keys, the
+// API keys and the result store. `proofline worker` and the Lambda functions
+// refuse to start with any of them set, and the Lambda functions never read
+// them from Parameter Store.
+var ServerOnlyKeys = []string{"record_keys", "session_secret", "attempt_hash_key", "api_keys", "redis_url"}
+
+// WorkerSecretKeys are the secret keys a worker may read (SecretKeys less
+// ServerOnlyKeys): callback tokens and vendor credentials.
+func WorkerSecretKeys() []string {
+	var out []string
+	for _, k := range SecretKeys() {
+		if !slices.Contains(ServerOnlyKeys, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// CheckWorker refuses a worker configuration that holds a server-only key,
+// naming the key and what to do instead.
+func (c *Config) CheckWorker() error {
+	v := reflect.ValueOf(c).Elem()
+	byKey := fieldsByKey()
+	for _, k := range ServerOnlyKeys {
+		f := v.FieldByIndex(byKey[k])
+		if !f.IsZero() {
+			msg := "must not be set for a worker: workers hold no key that opens a stored record and no access to the result store"
+			if k == "redis_url" {
+				msg += " (set queue_redis_url to a Redis user that can touch only the queue's keys)"
+			}
+			return &Error{Key: k, Msg: msg}
+		}
+	}
+	return nil
+}
+
 // Set sets key from its string form, as an environment variable would.
 func (c *Config) Set(key, value string) error {
 	idx, ok := fieldsByKey()[key]
+	if msg, old := renamed[key]; old {
+		return &Error{Key: key, Msg: msg}
+	}
 	if !ok {
 		return &Error{Key: key, Msg: "unknown key"}
 	}

@@ -35,7 +35,8 @@ func TestYAMLThenEnvironment(t *testing.T) {
 async_wait_timeout_seconds: 30
 api_keys: [key-one-0123456789abcdef, key-two-0123456789abcdef]
 redis_url: redis://127.0.0.1:6379/0
-seal_keys: k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+record_keys: k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+attempt_hash_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
 address_proof_result_lambda_token: aaaaaaaaaaaaaaaaaaaa
 document_proof_result_lambda_token: bbbbbbbbbbbbbbbbbbbb
 resolution_proof_result_lambda_token: cccccccccccccccccccc
@@ -81,8 +82,11 @@ func TestBadConfigNamesTheKeyNotTheValue(t *testing.T) {
 		{env: []string{"PROOFLINE_POLL_RATE_FOR_VERIFY_IN_SECONDS=x"}, key: "poll_rate_for_verify_in_seconds"},
 		{env: []string{"PROOFLINE_AWS_LAMBDA_PROOFING_ENABLED=maybe"}, key: "aws_lambda_proofing_enabled"},
 		{env: []string{"PROOFLINE_REDIS_URL=http://" + secret + "@x"}, key: "redis_url"},
-		{env: []string{"PROOFLINE_REDIS_URL=redis://:" + secret + "@127.0.0.1:1/0"}, key: "seal_keys"},
-		{env: []string{"PROOFLINE_SEAL_KEYS=k1:" + secret}, key: "seal_keys"},
+		{env: []string{"PROOFLINE_REDIS_URL=redis://:" + secret + "@127.0.0.1:1/0"}, key: "record_keys"},
+		{env: []string{"PROOFLINE_RECORD_KEYS=k1:" + secret}, key: "record_keys"},
+		{env: []string{"PROOFLINE_SEAL_KEYS=k1:" + secret}, key: "record_keys"}, // the old name says what it became
+		{yaml: "seal_keys: k1:" + secret, key: "record_keys"},
+		{env: []string{"PROOFLINE_REDIS_URL=redis://127.0.0.1:1/0", "PROOFLINE_RECORD_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, key: "attempt_hash_key"},
 		{env: []string{"PROOFLINE_API_KEYS=short"}, key: "api_keys"},
 		{env: []string{"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN=" + secret, "PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN=" + secret}, key: "document_proof_result_lambda_token"},
 		{env: []string{"PROOFLINE_BASE_URL=https://x.example/path?" + secret}, key: "base_url"},
@@ -113,5 +117,39 @@ func TestMissingFile(t *testing.T) {
 	t.Parallel()
 	if _, err := config.Load(filepath.Join(t.TempDir(), "nope.yaml"), nil); err == nil || !strings.Contains(err.Error(), "--config") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A worker configuration holding any server-only key is refused, naming it.
+func TestWorkerConfigHoldsNoServerKey(t *testing.T) {
+	t.Parallel()
+	for _, k := range config.ServerOnlyKeys {
+		c := config.Defaults()
+		v := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+		switch k {
+		case "record_keys":
+			v = "k1:" + v
+		case "redis_url":
+			v = "redis://127.0.0.1:1/0"
+		}
+		if err := c.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CheckWorker(); err == nil || !strings.Contains(err.Error(), k) || strings.Contains(err.Error(), v) {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	c := config.Defaults()
+	_ = c.Set("queue_redis_url", "redis://worker:pw@127.0.0.1:1/0")
+	_ = c.Set("address_proof_result_lambda_token", "aaaaaaaaaaaaaaaaaaaa")
+	if err := c.CheckWorker(); err != nil {
+		t.Errorf("worker config refused: %v", err)
+	}
+	for _, k := range config.WorkerSecretKeys() {
+		for _, s := range config.ServerOnlyKeys {
+			if k == s {
+				t.Errorf("worker may read %s", k)
+			}
+		}
 	}
 }

@@ -85,7 +85,7 @@ func (q *Queue) validate(c *Config) error {
 		return &Error{Key: "queue_proofing_enabled", Msg: "cannot be combined with aws_lambda_proofing_enabled"}
 	}
 	if c.RedisURL == "" {
-		return &Error{Key: "redis_url", Msg: "is required when queue_proofing_enabled is true (servers and workers share the result store)"}
+		return &Error{Key: "redis_url", Msg: "is required when queue_proofing_enabled is true (the servers' result store; workers do not get it)"}
 	}
 	if c.BaseURL == "" {
 		return &Error{Key: "base_url", Msg: "is required when queue_proofing_enabled is true (it is the callback origin every worker posts to)"}

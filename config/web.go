@@ -20,8 +20,8 @@ type Web struct {
 	IDVMaxAttemptsPerIP int `key:"idv_max_attempts_per_ip"`
 	// AttemptHashKey keys the hashes under which attempt counters are stored
 	// (no IP or person id is stored): base64 of at least 32 bytes, shared by
-	// every instance. Default: derived from the current seal key, so counts
-	// restart when the seal key rotates.
+	// every instance; a ring of its own, independent of record_keys.
+	// Generated in the embedded default; required with redis_url.
 	AttemptHashKey string `key:"attempt_hash_key" secret:"true"`
 	// ClientIPHeader names the header a load balancer puts the client's
 	// address in (e.g. X-Forwarded-For; its right-most entry is used). Set

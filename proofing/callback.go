@@ -22,17 +22,21 @@ type Callback struct {
 	ResultID string
 	// Token is the X-API-AUTH-TOKEN header.
 	Token string
-	Proof proofline.CallbackProof
+	// Timestamp is the X-Proofline-Timestamp header (Unix seconds), bound
+	// into the sealed body.
+	Timestamp string
 	// WorkerVersion is the build the worker reports.
 	WorkerVersion string
 	Method, Path  string
 	Body          []byte
 }
 
-// ReceiveCallback authenticates a worker's callback and stores its result
-// once. Errors carry the codes the HTTP layer maps: EUNAUTHORIZED (token,
-// per-job secret, signature or timestamp), ENOTFOUND, ECONFLICT (already
-// done), EGONE (after the deadline), EINVALID (malformed body), EUNAVAILABLE.
+// ReceiveCallback authenticates a worker's callback, opens its sealed body
+// with the job's callback secret and stores the result once. Errors carry the
+// codes the HTTP layer maps: EUNAUTHORIZED (token, timestamp, or a body that
+// does not open with the job's secret: rewritten, forged, moved), ENOTFOUND,
+// ECONFLICT (already done), EGONE (after the deadline), EINVALID (malformed
+// body), EUNAVAILABLE.
 func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 	ctx, span := s.tracer.Start(ctx, "proofline.callback.receive", trace.WithAttributes(
 		attribute.String("proofline.kind", string(c.Kind)), attribute.String("proofline.result_id", sanitize(c.ResultID))))
@@ -61,22 +65,30 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 		return proofline.Errorf(proofline.ENOTFOUND, "result not found")
 	}
 	now := s.opts.Now()
-	if err := proofline.VerifyCallback(c.Proof, rec.SecretHash, now, s.opts.ClockSkew, c.Method, c.Path, c.Body); err != nil {
-		s.stats.rejected(c.Kind, "signature")
-		return err
-	}
 	log := s.opts.Logger.With(slog.String("kind", string(c.Kind)), slog.String("result_id", c.ResultID), slog.String("trace_id", rec.TraceID))
 	if rec.State == proofline.StatusDone {
+		// The done record no longer holds the callback secret: nothing can
+		// be opened, and nothing is written.
 		s.stats.duplicate(c.Kind)
 		log.LogAttrs(ctx, slog.LevelWarn, "duplicate callback refused")
 		return proofline.Errorf(proofline.ECONFLICT, "result already received")
 	}
+	plain, err := proofline.OpenCallback(rec.CallbackSecret, c.Kind, c.ResultID, c.Method, c.Path, c.Timestamp, now, s.opts.ClockSkew, c.Body)
+	if err != nil {
+		if proofline.ErrorCode(err) == proofline.EINVALID {
+			s.stats.rejected(c.Kind, "malformed")
+		} else {
+			s.stats.rejected(c.Kind, "signature")
+		}
+		return err
+	}
+	defer clear(plain)
 	if !now.Before(rec.Deadline) {
 		s.stats.late(c.Kind)
 		log.LogAttrs(ctx, slog.LevelWarn, "late callback refused", slog.Duration("after_deadline", now.Sub(rec.Deadline)))
 		return proofline.Errorf(proofline.EGONE, "deadline passed")
 	}
-	result, err := decodeCallbackBody(c.Kind, c.Body)
+	result, err := decodeCallbackBody(c.Kind, plain)
 	if err != nil {
 		s.stats.rejected(c.Kind, "malformed")
 		return err

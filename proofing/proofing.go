@@ -27,14 +27,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Options configure a Service. Store, Dispatcher, Sealer, CallbackTokens and
+// Options configure a Service. Store, Dispatcher, CallbackTokens and
 // CallbackBaseURL are required; Blobs is required for document jobs.
 type Options struct {
 	Store      *resultstore.Store
 	Blobs      *blobstore.Store
 	Dispatcher *dispatch.Dispatcher
-	// Sealer seals job envelopes (the same key ring the workers open with).
-	Sealer proofline.Sealer
 	// CallbackTokens are the per-kind shared tokens workers present in
 	// X-API-AUTH-TOKEN (the original *_proof_result_lambda_token settings).
 	// A value may list several comma-separated tokens while one is rotated
@@ -62,7 +60,9 @@ type Options struct {
 }
 
 // Observer is told of what the service counts. Reasons for a refused
-// callback: token, signature, unknown, malformed, duplicate, late. It must be
+// callback: token, signature, unknown, malformed, duplicate, late; for a
+// refused claim: claim_token, claim_proof, claim_unknown, claim_malformed,
+// claim_duplicate, claim_late. It must be
 // fast and safe for concurrent use, and it never sees PII.
 type Observer interface {
 	JobStarted(kind proofline.Kind)
@@ -91,8 +91,6 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("proofing: Store is required")
 	case opts.Dispatcher == nil:
 		return nil, errors.New("proofing: Dispatcher is required")
-	case opts.Sealer == nil:
-		return nil, errors.New("proofing: Sealer is required")
 	case opts.CallbackBaseURL == "":
 		return nil, errors.New("proofing: CallbackBaseURL is required")
 	}
@@ -330,17 +328,14 @@ func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p
 		}
 		span.End()
 	}()
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, proofline.WrapError(proofline.EINTERNAL, "random", err)
-	}
-	p.CallbackSecret = secret
 	deadline := now.Add(s.opts.Timeout)
 	traceID, spanID := newTraceID(), ""
 	if sc := span.SpanContext(); sc.IsValid() {
 		traceID, spanID = sc.TraceID().String(), sc.SpanID().String()
 	}
-	env, err := proofline.SealEnvelope(s.opts.Sealer, proofline.Envelope{
+	// The payload is sealed under a fresh data key that lives only in the
+	// pending record (sealed with the record ring) until a worker claims it.
+	env, jobKeys, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: kind, ResultID: id, CallbackURL: s.opts.CallbackBaseURL + proofline.CallbackPath(kind, id),
 		Deadline: deadline, TraceID: traceID, SpanID: spanID, WorkerVersion: s.opts.WorkerVersion,
 	}, p)
@@ -363,7 +358,8 @@ func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p
 	}
 	if err := s.opts.Store.CreatePending(ctx, resultstore.Pending{
 		ResultID: id, Kind: kind, RequestedAt: now, Deadline: deadline,
-		SecretHash: proofline.HashSecret(secret), TraceID: traceID, AttemptKeys: keys,
+		DataKey: jobKeys.DataKey, ClaimToken: jobKeys.ClaimToken, CallbackSecret: jobKeys.CallbackSecret,
+		TraceID: traceID, AttemptKeys: keys,
 	}); err != nil {
 		release()
 		return nil, err

@@ -32,7 +32,9 @@ type KindStats struct {
 	Duplicate int64
 	// VersionMismatch callbacks came from a worker build other than the pinned one.
 	VersionMismatch int64
-	// Rejected callbacks by reason: token, signature, unknown, malformed.
+	// Rejected callbacks by reason: token, signature (the sealed body does
+	// not open), unknown, malformed; and refused claims: claim_token,
+	// claim_proof, claim_unknown, claim_malformed, claim_duplicate, claim_late.
 	Rejected map[string]int64
 	// MeanWait is the mean time from start to stored result.
 	MeanWait time.Duration

@@ -36,7 +36,7 @@ func setup(t *testing.T, timeout time.Duration) (*proofing.Service, *keep, *seal
 	ring, _ := seal.NewKeyRing(k)
 	kp := &keep{envs: map[string]*proofline.Envelope{}}
 	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{}), ring, resultstore.Options{Timeout: timeout})
-	svc, err := proofing.New(proofing.Options{Store: store, Dispatcher: dispatch.New(kp, dispatch.Options{}), Sealer: ring,
+	svc, err := proofing.New(proofing.Options{Store: store, Dispatcher: dispatch.New(kp, dispatch.Options{}),
 		CallbackTokens: tokens, CallbackBaseURL: "http://127.0.0.1:1", Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
@@ -49,17 +49,30 @@ func deliver(t *testing.T, svc *proofing.Service, kp *keep, ring *seal.KeyRing, 
 	kp.mu.Lock()
 	env := kp.envs[id]
 	kp.mu.Unlock()
-	p, err := env.Open(ring)
+	c, err := proofline.NewClaimant(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := []byte(`{"address_result":{"success":true}}`)
+	answer, err := svc.ClaimJob(context.Background(), proofing.Claim{Kind: env.Kind, ResultID: id, Token: tokens[env.Kind], Body: c.Body()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataKey, err := c.Open(answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.Open(dataKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := proofline.CallbackPath(proofline.KindAddress, id)
 	now := time.Now()
+	body, err := proofline.SealCallback(p.CallbackSecret, proofline.KindAddress, id, http.MethodPost, path, now, []byte(`{"address_result":{"success":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return svc.ReceiveCallback(context.Background(), proofing.Callback{
-		Kind: proofline.KindAddress, ResultID: id, Token: tokens[proofline.KindAddress],
-		Proof: proofline.CallbackProof{Secret: proofline.EncodeSecret(p.CallbackSecret), Timestamp: fmt.Sprint(now.Unix()),
-			Signature: proofline.SignCallback(p.CallbackSecret, now, http.MethodPost, path, body)},
+		Kind: proofline.KindAddress, ResultID: id, Token: tokens[proofline.KindAddress], Timestamp: fmt.Sprint(now.Unix()),
 		Method: http.MethodPost, Path: path, Body: bytes.Clone(body),
 	})
 }

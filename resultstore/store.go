@@ -1,8 +1,8 @@
 package resultstore
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"time"
@@ -13,8 +13,10 @@ import (
 // DefaultTimeout is async_wait_timeout_seconds when Options leaves it zero.
 const DefaultTimeout = 60 * time.Second
 
-// recordVersion is the version of the sealed record this build writes and reads.
-const recordVersion = 1
+// recordVersion is the version of the sealed record this build writes and
+// reads. Version 2 holds the per-job keys of envelope v2 (data key, claim
+// token, callback secret) and the claim.
+const recordVersion = 2
 
 // maxTraceID bounds the trace id kept in a record.
 const maxTraceID = 256
@@ -75,9 +77,14 @@ type Pending struct {
 	Kind        proofline.Kind
 	RequestedAt time.Time
 	Deadline    time.Time
-	// SecretHash is proofline.HashSecret of the per-job callback secret.
-	SecretHash []byte
-	TraceID    string
+	// DataKey, ClaimToken and CallbackSecret are the job's keys
+	// (proofline.JobKeys). DataKey is removed from the record when the job
+	// is claimed, and all three when it is done: once the record ends, no
+	// copy of the envelope opens.
+	DataKey        []byte
+	ClaimToken     []byte
+	CallbackSecret []byte
+	TraceID        string
 	// AttemptKeys are the hashed attempt-limit subjects this attempt holds
 	// a slot for (package attempts), released when the result arrives.
 	AttemptKeys []string
@@ -89,6 +96,9 @@ type Record struct {
 	// State is StatusPending or StatusDone, as stored; a pending record past
 	// its deadline is still StatusPending here (Outcome reports timed_out).
 	State proofline.Status
+	// ClaimedAt is when a worker claimed the data key (zero: not claimed).
+	// A claimed pending record no longer holds the data key.
+	ClaimedAt time.Time
 	// CompletedAt and Result are set when State is StatusDone.
 	CompletedAt time.Time
 	Result      *proofline.Result
@@ -104,7 +114,10 @@ type record struct {
 	Kind        proofline.Kind    `json:"kind"`
 	RequestedAt time.Time         `json:"requested_at"`
 	Deadline    time.Time         `json:"deadline"`
-	SecretHash  []byte            `json:"secret_hash"`
+	DataKey     []byte            `json:"data_key,omitempty"`
+	ClaimToken  []byte            `json:"claim_token,omitempty"`
+	Secret      []byte            `json:"callback_secret,omitempty"`
+	ClaimedAt   time.Time         `json:"claimed_at,omitzero"`
 	TraceID     string            `json:"trace_id,omitempty"`
 	AttemptKeys []string          `json:"attempt_keys,omitempty"`
 	CompletedAt time.Time         `json:"completed_at,omitzero"`
@@ -128,7 +141,9 @@ func (s *Store) CreatePending(ctx context.Context, p Pending) error {
 		Kind:        p.Kind,
 		RequestedAt: p.RequestedAt.UTC(),
 		Deadline:    p.Deadline.UTC(),
-		SecretHash:  p.SecretHash,
+		DataKey:     p.DataKey,
+		ClaimToken:  p.ClaimToken,
+		Secret:      p.CallbackSecret,
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
 	}, p.ResultID, nil)
@@ -160,8 +175,12 @@ func validatePending(p *Pending, now time.Time) error {
 		return invalid("deadline", "deadline missing")
 	case !p.Deadline.After(now):
 		return invalid("deadline", "deadline already passed")
-	case len(p.SecretHash) != sha256.Size:
-		return invalid("secret_hash", "secret hash must be a SHA-256")
+	case len(p.DataKey) != proofline.KeySize:
+		return invalid("data_key", "data key must be 32 bytes")
+	case len(p.ClaimToken) != proofline.KeySize:
+		return invalid("claim_token", "claim token must be 32 bytes")
+	case len(p.CallbackSecret) != proofline.KeySize:
+		return invalid("callback_secret", "callback secret must be 32 bytes")
 	case len(p.TraceID) > maxTraceID:
 		return invalid("trace_id", "trace id too long")
 	}
@@ -210,7 +229,7 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 		Kind:        p.Kind,
 		RequestedAt: p.RequestedAt.UTC(),
 		Deadline:    p.Deadline.UTC(),
-		SecretHash:  p.SecretHash,
+		ClaimedAt:   rec.ClaimedAt.UTC(),
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
 		CompletedAt: completedAt.UTC(),
@@ -224,6 +243,82 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 		return nil
 	case errors.Is(err, ErrConflict):
 		return proofline.Errorf(proofline.ECONFLICT, "result already recorded")
+	case errors.Is(err, ErrNotFound):
+		return notFound()
+	default:
+		return unavailable(err)
+	}
+}
+
+// Claim records that a worker claimed rec's data key (rec as returned by
+// Lookup) and removes the key from the record: it is released once. ECONFLICT
+// if rec is done, already claimed, or another claim or completion got there
+// first; ENOTFOUND if the record expired or was deleted in between. Deadline
+// checks are the caller's job. rec is not modified.
+func (s *Store) Claim(ctx context.Context, rec *Record, at time.Time) error {
+	switch {
+	case rec == nil || len(rec.raw) == 0:
+		return proofline.Errorf(proofline.EINVALID, "record was not read from the store")
+	case rec.State != proofline.StatusPending || !rec.ClaimedAt.IsZero() || len(rec.read.DataKey) == 0:
+		return proofline.Errorf(proofline.ECONFLICT, "job already claimed")
+	}
+	if at.IsZero() {
+		at = s.now()
+	}
+	p := rec.read
+	next, err := s.seal(&record{
+		V:           recordVersion,
+		State:       proofline.StatusPending,
+		Kind:        p.Kind,
+		RequestedAt: p.RequestedAt.UTC(),
+		Deadline:    p.Deadline.UTC(),
+		ClaimToken:  p.ClaimToken,
+		Secret:      p.CallbackSecret,
+		ClaimedAt:   at.UTC(),
+		TraceID:     p.TraceID,
+		AttemptKeys: p.AttemptKeys,
+	}, p.ResultID, nil)
+	if err != nil {
+		return err
+	}
+	return s.swap(ctx, rec, next, "job already claimed")
+}
+
+// shred removes the data key from a pending record past its deadline (it can
+// no longer be claimed), so a copy of the envelope stops opening now rather
+// than when the record expires. Best effort: a conflict means something else
+// changed the record, which then holds no data key either.
+func (s *Store) shred(ctx context.Context, rec *Record) {
+	p := rec.read
+	next, err := s.seal(&record{
+		V:           recordVersion,
+		State:       proofline.StatusPending,
+		Kind:        p.Kind,
+		RequestedAt: p.RequestedAt.UTC(),
+		Deadline:    p.Deadline.UTC(),
+		ClaimToken:  p.ClaimToken,
+		Secret:      p.CallbackSecret,
+		ClaimedAt:   rec.ClaimedAt.UTC(),
+		TraceID:     p.TraceID,
+		AttemptKeys: p.AttemptKeys,
+	}, p.ResultID, nil)
+	if err == nil {
+		_ = s.swap(ctx, rec, next, "")
+	}
+}
+
+// swap replaces rec's stored value with next, keeping the pending record's
+// expiry (its deadline plus the timeout).
+func (s *Store) swap(ctx context.Context, rec *Record, next []byte, conflict string) error {
+	ttl := rec.read.Deadline.Add(s.timeout).Sub(s.now())
+	if ttl <= 0 {
+		return notFound()
+	}
+	switch err := s.d.Swap(ctx, rec.read.ResultID, rec.raw, next, ttl); {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrConflict):
+		return proofline.Errorf(proofline.ECONFLICT, "%s", conflict)
 	case errors.Is(err, ErrNotFound):
 		return notFound()
 	default:
@@ -251,6 +346,9 @@ func (s *Store) Outcome(ctx context.Context, id string) (*proofline.Outcome, err
 		o.Result = rec.Result
 	case !s.now().Before(rec.Deadline):
 		o.Status = proofline.StatusTimedOut
+		if len(rec.read.DataKey) > 0 {
+			s.shred(ctx, rec)
+		}
 	}
 	return o, nil
 }
@@ -326,12 +424,15 @@ func (s *Store) open(id string, raw []byte) (*Record, error) {
 		Kind:        rec.Kind,
 		RequestedAt: rec.RequestedAt,
 		Deadline:    rec.Deadline,
-		SecretHash:  rec.SecretHash,
 		TraceID:     rec.TraceID,
 		AttemptKeys: rec.AttemptKeys,
 	}
-	out := &Record{Pending: p, State: rec.State, raw: raw, read: p}
-	out.read.SecretHash = append([]byte(nil), rec.SecretHash...)
+	out := &Record{Pending: p, State: rec.State, ClaimedAt: rec.ClaimedAt, raw: raw}
+	out.read = p
+	out.read.DataKey, out.read.ClaimToken, out.read.CallbackSecret = rec.DataKey, rec.ClaimToken, rec.Secret
+	out.DataKey = bytes.Clone(rec.DataKey)
+	out.ClaimToken = bytes.Clone(rec.ClaimToken)
+	out.CallbackSecret = bytes.Clone(rec.Secret)
 	if rec.State == proofline.StatusDone {
 		out.CompletedAt = rec.CompletedAt
 		out.Result = rec.Result
@@ -376,6 +477,9 @@ func (r *record) check() error {
 	case r.State == proofline.StatusDone:
 		if r.Result == nil {
 			return bad("done record without a result")
+		}
+		if len(r.DataKey)+len(r.ClaimToken)+len(r.Secret) > 0 {
+			return bad("done record with job keys")
 		}
 	default:
 		return bad("state")

@@ -1,5 +1,7 @@
 // Package seal is proofline's local key ring: AES-256-GCM with key ids, so keys
-// can rotate. New data is sealed with the current key; data sealed with a
+// can rotate. The servers seal their stored records with it (record_keys);
+// job envelopes and callbacks use per-job keys instead, and no worker holds a
+// ring. New data is sealed with the current key; data sealed with a
 // retired key still opens until that key is removed from the ring.
 //
 // Sealed format (all lengths in bytes):
@@ -10,12 +12,9 @@
 package seal
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -122,9 +121,8 @@ func validID(id string) error {
 // KeyRing seals with its current key and opens with any key it holds. It is
 // safe for concurrent use and immutable: rotate by building a new ring.
 type KeyRing struct {
-	current  string
-	aeads    map[string]cipher.AEAD
-	material map[string][]byte
+	current string
+	aeads   map[string]cipher.AEAD
 }
 
 // NewKeyRing returns a ring whose current key is keys[0]; the rest are retired
@@ -133,7 +131,7 @@ func NewKeyRing(keys ...Key) (*KeyRing, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("seal: no keys")
 	}
-	r := &KeyRing{current: keys[0].ID, aeads: make(map[string]cipher.AEAD, len(keys)), material: make(map[string][]byte, len(keys))}
+	r := &KeyRing{current: keys[0].ID, aeads: make(map[string]cipher.AEAD, len(keys))}
 	for _, k := range keys {
 		if err := validID(k.ID); err != nil {
 			return nil, fmt.Errorf("seal: %w", err)
@@ -153,19 +151,8 @@ func NewKeyRing(keys ...Key) (*KeyRing, error) {
 			return nil, err
 		}
 		r.aeads[k.ID] = aead
-		r.material[k.ID] = bytes.Clone(k.Material)
 	}
 	return r, nil
-}
-
-// Derive returns 32 bytes derived from the current key for label (an
-// HMAC-SHA256 of the label under the key), for keyed hashes that must agree
-// across instances sharing the ring. It changes when the current key does.
-func (r *KeyRing) Derive(label string) []byte {
-	m := hmac.New(sha256.New, r.material[r.current])
-	m.Write([]byte("proofline/seal/derive\x00"))
-	m.Write([]byte(label))
-	return m.Sum(nil)
 }
 
 // CurrentKeyID is the id new data is sealed with.

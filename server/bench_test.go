@@ -1,18 +1,18 @@
 package server_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
 )
 
-// BenchmarkCallbackHandler: one authenticated callback (token, job secret,
-// signature, store transition) through the HTTP handler, memory store.
+// BenchmarkCallbackHandler: one authenticated callback (token, sealed body
+// opened with the job secret, store transition) through the HTTP handler, memory store.
 func BenchmarkCallbackHandler(b *testing.B) {
 	f := setup(b, false)
 	h := f.srv.Config.Handler
@@ -32,12 +32,14 @@ func BenchmarkCallbackHandler(b *testing.B) {
 		j := jobs[i]
 		path := proofline.CallbackPath(proofline.KindAddress, j.id)
 		now := time.Now()
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		sealed, err := proofline.SealCallback(j.secret, proofline.KindAddress, j.id, http.MethodPost, path, now, []byte(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(sealed))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(proofline.HeaderAuthToken, tokens[proofline.KindAddress])
-		req.Header.Set(proofline.HeaderJobSecret, proofline.EncodeSecret(j.secret))
 		req.Header.Set(proofline.HeaderTimestamp, fmt.Sprint(now.Unix()))
-		req.Header.Set(proofline.HeaderSignature, proofline.SignCallback(j.secret, now, http.MethodPost, path, []byte(body)))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusNoContent {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,7 +96,7 @@ func setup(t testing.TB, redis bool) *fixture {
 		t.Fatal(err)
 	}
 	svc, err := proofing.New(proofing.Options{
-		Store: store, Blobs: blobstore.New(local, blobstore.Options{}), Dispatcher: dispatch.New(f.cap, dispatch.Options{Now: now}), Sealer: ring,
+		Store: store, Blobs: blobstore.New(local, blobstore.Options{}), Dispatcher: dispatch.New(f.cap, dispatch.Options{Now: now}),
 		CallbackTokens: tokens, CallbackBaseURL: base,
 		Timeout: time.Minute, WorkerVersion: "ref1", Now: now,
 	})
@@ -109,32 +110,70 @@ func setup(t testing.TB, redis bool) *fixture {
 	return f
 }
 
-// startAddress starts an address job and returns its id and per-job secret.
+// startAddress starts an address job, claims it over HTTP as a worker
+// would, and returns its id and per-job callback secret.
 func (f *fixture) startAddress() (string, []byte) {
+	f.t.Helper()
+	env := f.startUnclaimed()
+	c, err := proofline.NewClaimant(env)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	status, answer := f.claim(env.Kind, env.ResultID, tokens[env.Kind], "application/json", c.Body())
+	if status != 200 {
+		f.t.Fatalf("claim: %d %s", status, answer)
+	}
+	dataKey, err := c.Open(answer)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p, err := env.Open(dataKey)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return env.ResultID, p.CallbackSecret
+}
+
+// startUnclaimed starts an address job and returns its envelope.
+func (f *fixture) startUnclaimed() *proofline.Envelope {
 	f.t.Helper()
 	st, err := f.svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.cap.mu.Lock()
-	env := f.cap.envs[st.ResultID]
-	f.cap.mu.Unlock()
-	p, err := env.Open(f.ring)
+	defer f.cap.mu.Unlock()
+	return f.cap.envs[st.ResultID]
+}
+
+// claim posts a claim body and returns the status and answer.
+func (f *fixture) claim(kind proofline.Kind, id, token, ctype string, body []byte) (int, []byte) {
+	f.t.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+proofline.ClaimPath(kind, id), bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	if token != "" {
+		req.Header.Set(proofline.HeaderAuthToken, token)
+	}
+	req.Header.Set(proofline.HeaderWorkerVersion, "ref1")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return st.ResultID, p.CallbackSecret
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 type cb struct {
 	kind    proofline.Kind
 	id      string
 	token   string
-	secret  []byte
+	secret  []byte // seals body; nil: body goes as it is
 	body    string
 	at      time.Time
-	noSig   bool
-	badSig  bool
+	tsHdr   string // X-Proofline-Timestamp when not at's
+	sealFor string // result id the body is sealed for, when not id
+	flip    bool   // flip one bit of the sealed body
 	ctype   string
 	chunked bool
 }
@@ -151,9 +190,27 @@ func (f *fixture) post(c cb) int {
 		c.at = time.Now()
 	}
 	path := proofline.CallbackPath(c.kind, c.id)
-	var body io.Reader = strings.NewReader(c.body)
+	raw := []byte(c.body)
+	if c.secret != nil {
+		sid := c.id
+		if c.sealFor != "" {
+			sid = c.sealFor
+		}
+		sealed, err := proofline.SealCallback(c.secret, c.kind, sid, "POST", proofline.CallbackPath(c.kind, sid), c.at, raw)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if c.flip {
+			var sc proofline.SealedCallback
+			_ = json.Unmarshal(sealed, &sc)
+			sc.Sealed[len(sc.Sealed)-20] ^= 1
+			sealed, _ = json.Marshal(sc)
+		}
+		raw = sealed
+	}
+	var body io.Reader = bytes.NewReader(raw)
 	if c.chunked {
-		body = io.MultiReader(strings.NewReader(c.body)) // unknown length: sent chunked
+		body = io.MultiReader(bytes.NewReader(raw)) // unknown length: sent chunked
 	}
 	req, _ := http.NewRequest("POST", f.srv.URL+path, body)
 	if c.ctype == "" {
@@ -163,17 +220,11 @@ func (f *fixture) post(c cb) int {
 	if c.token != "" {
 		req.Header.Set(proofline.HeaderAuthToken, c.token)
 	}
-	if c.secret != nil {
-		req.Header.Set(proofline.HeaderJobSecret, proofline.EncodeSecret(c.secret))
-		req.Header.Set(proofline.HeaderTimestamp, fmt.Sprint(c.at.Unix()))
-		sig := proofline.SignCallback(c.secret, c.at, "POST", path, []byte(c.body))
-		if c.badSig {
-			sig = proofline.SignCallback(c.secret, c.at, "POST", path, []byte(c.body+" "))
-		}
-		if !c.noSig {
-			req.Header.Set(proofline.HeaderSignature, sig)
-		}
+	ts := fmt.Sprint(c.at.Unix())
+	if c.tsHdr != "" {
+		ts = c.tsHdr
 	}
+	req.Header.Set(proofline.HeaderTimestamp, ts)
 	req.Header.Set(proofline.HeaderWorkerVersion, "ref1")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -201,11 +252,14 @@ func testCallbackStatusCodes(t *testing.T, f *fixture) {
 		{"wrong token", cb{id: id, token: "nope", secret: secret}, 401},
 		{"another kind's token", cb{id: id, token: tokens[proofline.KindResolution], secret: secret}, 401},
 		{"another kind's token on its own path", cb{kind: proofline.KindResolution, id: id, token: tokens[proofline.KindResolution], secret: secret, body: `{"resolution_result":{"success":true}}`}, 404},
-		{"token without job secret", cb{id: id, token: tok}, 401},
+		{"token without job secret: plaintext result", cb{id: id, token: tok}, 400},
 		{"wrong job secret", cb{id: id, token: tok, secret: other}, 401},
-		{"missing signature", cb{id: id, token: tok, secret: secret, noSig: true}, 401},
-		{"bad signature", cb{id: id, token: tok, secret: secret, badSig: true}, 401},
+		{"sealed for another job", cb{id: id, token: tok, secret: secret, sealFor: proofline.NewResultID()}, 401},
+		{"rewritten sealed body", cb{id: id, token: tok, secret: secret, flip: true}, 401},
+		{"timestamp header changed", cb{id: id, token: tok, secret: secret, tsHdr: fmt.Sprint(time.Now().Unix() - 1)}, 401},
+		{"missing timestamp", cb{id: id, token: tok, secret: secret, tsHdr: "none"}, 401},
 		{"stale timestamp", cb{id: id, token: tok, secret: secret, at: time.Now().Add(-10 * time.Minute)}, 401},
+		{"sealed body of another version", cb{id: id, token: tok, body: `{"v":1,"sealed":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`}, 400},
 		{"unknown result id", cb{id: proofline.NewResultID(), token: tok, secret: secret}, 404},
 		{"malformed result id", cb{id: "..%2f..%2fetc", token: tok, secret: secret}, 404},
 		{"unknown kind", cb{kind: "selfie", id: id, token: tok, secret: secret}, 404},
@@ -245,8 +299,72 @@ func testCallbackStatusCodes(t *testing.T, f *fixture) {
 		t.Error("a later callback overwrote the result")
 	}
 	st := f.svc.Stats()[proofline.KindAddress]
-	if st.Duplicate != 2 || st.Completed != 1 || st.Rejected["token"] < 2 || st.Rejected["signature"] < 4 {
+	if st.Duplicate != 2 || st.Completed != 1 || st.Rejected["token"] < 2 || st.Rejected["signature"] < 5 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestClaimStatusCodes(t *testing.T) {
+	stores(t, func(t *testing.T, redis bool) { testClaimStatusCodes(t, setup(t, redis)) })
+}
+
+// testClaimStatusCodes: the data key is released once, to the holder of the
+// per-kind token and the envelope's claim token, before the deadline.
+func testClaimStatusCodes(t *testing.T, f *fixture) {
+	env := f.startUnclaimed()
+	other := f.startUnclaimed()
+	tok := tokens[proofline.KindAddress]
+	c, _ := proofline.NewClaimant(env)
+	foreign, _ := proofline.NewClaimant(other) // proves another job's claim token
+	cases := []struct {
+		name        string
+		kind        proofline.Kind
+		id, token   string
+		ctype, body string
+		want        int
+	}{
+		{"no token", env.Kind, env.ResultID, "", "application/json", string(c.Body()), 401},
+		{"another kind's token", env.Kind, env.ResultID, tokens[proofline.KindResolution], "application/json", string(c.Body()), 401},
+		{"unknown kind", "selfie", env.ResultID, tok, "application/json", string(c.Body()), 404},
+		{"wrong content type", env.Kind, env.ResultID, tok, "text/plain", string(c.Body()), 415},
+		{"oversized", env.Kind, env.ResultID, tok, "application/json", `{"v":2,"x":"` + strings.Repeat("x", 5000) + `"}`, 413},
+		{"malformed", env.Kind, env.ResultID, tok, "application/json", `{"v":2}`, 400},
+		{"unknown result id", env.Kind, proofline.NewResultID(), tok, "application/json", string(c.Body()), 404},
+		{"another job's claim token", env.Kind, env.ResultID, tok, "application/json", string(foreign.Body()), 401},
+	}
+	for _, tc := range cases {
+		if got, body := f.claim(tc.kind, tc.id, tc.token, tc.ctype, []byte(tc.body)); got != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, got, body, tc.want)
+		}
+	}
+	status, answer := f.claim(env.Kind, env.ResultID, tok, "application/json", c.Body())
+	if status != 200 {
+		t.Fatalf("claim: %d %s", status, answer)
+	}
+	dataKey, err := c.Open(answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Open(dataKey); err != nil {
+		t.Fatal(err)
+	}
+	// Once: the same claim again, or another worker's, is 409.
+	again, _ := proofline.NewClaimant(env)
+	for _, body := range [][]byte{c.Body(), again.Body()} {
+		if got, b := f.claim(env.Kind, env.ResultID, tok, "application/json", body); got != 409 {
+			t.Errorf("second claim: %d %s, want 409", got, b)
+		}
+	}
+	// After the deadline: 410, and no key.
+	late := f.startUnclaimed()
+	lc, _ := proofline.NewClaimant(late)
+	f.skew.Store(int64(61 * time.Second))
+	if got, b := f.claim(late.Kind, late.ResultID, tok, "application/json", lc.Body()); got != 410 {
+		t.Errorf("late claim: %d %s, want 410", got, b)
+	}
+	st := f.svc.Stats()[proofline.KindAddress]
+	if st.Rejected["claim_duplicate"] != 2 || st.Rejected["claim_late"] != 1 || st.Rejected["claim_proof"] != 1 {
+		t.Errorf("claim refusals not counted: %+v", st.Rejected)
 	}
 }
 
@@ -306,7 +424,7 @@ func TestAccessLogsNeverCarryQueryStrings(t *testing.T) {
 	ring, _ := seal.NewKeyRing(k)
 	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{}), ring, resultstore.Options{})
 	svc, _ := proofing.New(proofing.Options{Store: store, Dispatcher: dispatch.New(&captured{envs: map[string]*proofline.Envelope{}}, dispatch.Options{}),
-		Sealer: ring, CallbackTokens: tokens, CallbackBaseURL: "http://127.0.0.1"})
+		CallbackTokens: tokens, CallbackBaseURL: "http://127.0.0.1"})
 	srv := httptest.NewServer(server.New(svc, server.Options{APIKeys: []string{apiKey}, Logger: logger}).Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/uploads/abc/front?signature=SECRETSIG&expires=1")

@@ -1,7 +1,12 @@
-// Package worker is the one worker runtime every dispatch mode runs: open the
-// sealed envelope, check the deadline, run the proofer, and deliver the result
-// to the IdP's callback over HTTP with the per-kind token, the per-job secret
-// and a signature, retrying network errors and 5xx within the deadline.
+// Package worker is the one worker runtime every dispatch mode runs: check
+// the deadline, claim the job's data key from the IdP over HTTP (once per
+// job, wrapped to an ephemeral X25519 key), open the envelope, run the
+// proofer, and deliver the result sealed under a key derived from the
+// per-job secret to the IdP's callback with the per-kind token, retrying
+// network errors and 5xx within the deadline.
+//
+// A worker holds no long-lived key: nothing in its Options opens a stored
+// record or an envelope whose job was claimed or ended.
 package worker
 
 import (
@@ -36,12 +41,17 @@ var (
 	// ErrExpired: the job's deadline passed before it could be proofed or
 	// delivered; the person sees the timeout screen.
 	ErrExpired = errors.New("worker: job deadline passed")
-	// ErrRejected: the envelope is malformed, does not open, or names a
-	// callback this worker may not call. Permanent.
+	// ErrRejected: the envelope is malformed, does not open, names a
+	// callback this worker may not call, or the IdP refused the claim
+	// (unknown job, bad token or claim proof). Permanent.
 	ErrRejected = errors.New("worker: envelope rejected")
+	// ErrClaimed: the job was claimed before, or is already done: this is a
+	// redelivered envelope (a Lambda retry, a queue redelivery). Nothing was
+	// proofed; permanent.
+	ErrClaimed = errors.New("worker: job already claimed")
 )
 
-// DeliveryError is a callback that could not be delivered.
+// DeliveryError is a claim or callback that could not be delivered.
 type DeliveryError struct {
 	Status int // last HTTP status, 0 for a network error
 	Tries  int
@@ -49,7 +59,7 @@ type DeliveryError struct {
 }
 
 func (e *DeliveryError) Error() string {
-	return fmt.Sprintf("worker: callback not delivered after %d tries (last status %d): %v", e.Tries, e.Status, e.Cause)
+	return fmt.Sprintf("worker: request to the IdP not answered after %d tries (last status %d): %v", e.Tries, e.Status, e.Cause)
 }
 func (e *DeliveryError) Unwrap() error { return e.Cause }
 
@@ -78,7 +88,6 @@ func (s StaticTokens) CallbackToken(_ context.Context, kind proofline.Kind) (str
 
 // Options configure a Runtime.
 type Options struct {
-	Sealer  proofline.Sealer
 	Proofer Proofer
 	Tokens  TokenSource
 	// AllowedCallbackHosts lists the host:port pairs callbacks may go to.
@@ -86,11 +95,12 @@ type Options struct {
 	AllowedCallbackHosts []string
 	// Version is this worker's build (git ref), reported in every callback.
 	Version string
-	// Client posts callbacks. Default: a client that never follows redirects.
+	// Client posts claims and callbacks. Default: a client that never
+	// follows redirects.
 	Client *http.Client
-	// TryTimeout bounds one callback attempt. Default 5 s.
+	// TryTimeout bounds one claim or callback attempt. Default 5 s.
 	TryTimeout time.Duration
-	// MaxTries bounds callback attempts. Default 3.
+	// MaxTries bounds claim attempts and callback attempts. Default 3.
 	MaxTries int
 	// Backoff is the wait before the second try, doubling after. Default 100 ms.
 	Backoff time.Duration
@@ -104,7 +114,7 @@ type Options struct {
 }
 
 // Observer is told how each job ended: outcome is delivered, expired,
-// rejected or undelivered. It must be fast and safe for concurrent use.
+// rejected, duplicate (claimed before: a redelivery) or undelivered. It must be fast and safe for concurrent use.
 type Observer interface {
 	JobHandled(kind proofline.Kind, outcome string, took time.Duration)
 }
@@ -117,8 +127,8 @@ type Runtime struct {
 
 // New checks opts and returns a Runtime.
 func New(opts Options) (*Runtime, error) {
-	if opts.Sealer == nil || opts.Proofer == nil || opts.Tokens == nil {
-		return nil, errors.New("worker: Sealer, Proofer and Tokens are required")
+	if opts.Proofer == nil || opts.Tokens == nil {
+		return nil, errors.New("worker: Proofer and Tokens are required")
 	}
 	if len(opts.AllowedCallbackHosts) == 0 {
 		return nil, errors.New("worker: AllowedCallbackHosts is required")
@@ -153,7 +163,8 @@ func New(opts Options) (*Runtime, error) {
 }
 
 // Handle runs one envelope to its end: delivered (nil), expired (ErrExpired),
-// rejected (ErrRejected) or not delivered (*DeliveryError).
+// rejected (ErrRejected), claimed before (ErrClaimed) or not delivered
+// (*DeliveryError, for the claim or the callback).
 func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) (err error) {
 	start := r.opts.Now()
 	ctx, span := r.tracer.Start(tracing.RemoteParent(ctx, env.TraceID, env.SpanID), "proofline.job",
@@ -183,15 +194,28 @@ func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) (err erro
 		log.LogAttrs(ctx, slog.LevelError, "job rejected: no callback token", slog.String("error", err.Error()))
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
-	payload, err := env.Open(r.opts.Sealer)
+	jobCtx, cancel := context.WithDeadline(ctx, env.Deadline)
+	defer cancel()
+	dataKey, err := r.claim(jobCtx, env, token)
+	if err != nil {
+		lvl := slog.LevelError
+		if errors.Is(err, ErrClaimed) || errors.Is(err, ErrExpired) {
+			lvl = slog.LevelWarn
+		}
+		log.LogAttrs(ctx, lvl, "job not claimed", slog.String("error", err.Error()))
+		if errors.Is(err, context.DeadlineExceeded) && !r.opts.Now().Before(env.Deadline) {
+			return fmt.Errorf("%w: %v", ErrExpired, err)
+		}
+		return err
+	}
+	payload, err := env.Open(dataKey)
+	clear(dataKey)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "job rejected: envelope does not open", slog.String("error", err.Error()))
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	secret := payload.CallbackSecret
 
-	jobCtx, cancel := context.WithDeadline(ctx, env.Deadline)
-	defer cancel()
 	proofCtx, timings := proofer.WithTimings(jobCtx)
 	result := r.opts.Proofer.Proof(proofCtx, env.Kind, payload)
 	payload = nil
@@ -207,6 +231,7 @@ func (r *Runtime) Handle(ctx context.Context, env *proofline.Envelope) (err erro
 	}
 	status, tries, err := r.deliver(jobCtx, env, token, secret, body)
 	clear(body)
+	clear(secret)
 	attrs := []slog.Attr{
 		slog.Bool("success", result.Success), slog.Bool("vendor_timed_out", result.TimedOut),
 		slog.Bool("exception", result.Exception != nil), slog.Int("stages", len(result.Context.Stages)),
@@ -239,20 +264,71 @@ func (r *Runtime) checkCallbackURL(env *proofline.Envelope) error {
 	return nil
 }
 
-// deliver posts body, retrying network errors and 5xx with backoff, never past
-// ctx's deadline (the job's). 409 (already done) counts as delivered.
+// claim asks the IdP for the job's data key: POST ClaimURL with a fresh
+// X25519 key and the proof of the envelope's claim token. 200 is the wrapped
+// key; 409 is ErrClaimed, 410 ErrExpired, any other 4xx ErrRejected; network
+// errors and 5xx are retried like callbacks (a claim whose answer was lost is
+// then refused with 409: the key is released once).
+func (r *Runtime) claim(ctx context.Context, env *proofline.Envelope, token string) ([]byte, error) {
+	c, err := proofline.NewClaimant(env)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	url := proofline.ClaimURL(env.CallbackURL)
+	var answer []byte
+	status, tries, err := r.retry(ctx, func(ctx context.Context) (int, error) {
+		st, b, err := r.send(ctx, env, "proofline.claim.send", url, token, func(time.Time) ([]byte, error) { return c.Body(), nil }, 4096)
+		answer = b
+		return st, err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case status == http.StatusOK:
+		dk, err := c.Open(answer)
+		if err != nil {
+			return nil, fmt.Errorf("%w: claim answer: %v", ErrRejected, err)
+		}
+		return dk, nil
+	case status == http.StatusConflict:
+		return nil, ErrClaimed
+	case status == http.StatusGone:
+		return nil, fmt.Errorf("%w: claim refused with 410", ErrExpired)
+	}
+	return nil, fmt.Errorf("%w: claim refused with status %d after %d tries", ErrRejected, status, tries)
+}
+
+// deliver posts the result sealed to the IdP, retrying network errors and
+// 5xx with backoff, never past ctx's deadline (the job's). 409 (already done)
+// counts as delivered.
 func (r *Runtime) deliver(ctx context.Context, env *proofline.Envelope, token string, secret, body []byte) (status, tries int, err error) {
 	path := proofline.CallbackPath(env.Kind, env.ResultID)
+	status, tries, err = r.retry(ctx, func(ctx context.Context) (int, error) {
+		st, _, err := r.send(ctx, env, "proofline.callback.send", env.CallbackURL, token, func(now time.Time) ([]byte, error) {
+			return proofline.SealCallback(secret, env.Kind, env.ResultID, http.MethodPost, path, now, body)
+		}, 4096)
+		return st, err
+	})
+	switch {
+	case err != nil:
+		return status, tries, err
+	case status >= 200 && status < 300:
+		return status, tries, nil
+	case status == http.StatusConflict:
+		return status, tries, nil // an earlier try landed
+	}
+	return status, tries, &DeliveryError{Status: status, Tries: tries, Cause: errors.New("callback refused")}
+}
+
+// retry runs try until it gets an answer below 500, retrying network errors
+// and 5xx with backoff up to MaxTries, never past ctx's deadline. An error is
+// a *DeliveryError; any answer below 500 is returned as it is.
+func (r *Runtime) retry(ctx context.Context, try func(context.Context) (int, error)) (status, tries int, err error) {
 	wait := r.opts.Backoff
 	for tries = 1; ; tries++ {
-		status, err = r.post(ctx, env, path, token, secret, body)
-		switch {
-		case err == nil && status >= 200 && status < 300:
+		status, err = try(ctx)
+		if err == nil && status < 500 {
 			return status, tries, nil
-		case err == nil && status == http.StatusConflict:
-			return status, tries, nil // an earlier try landed
-		case err == nil && status < 500:
-			return status, tries, &DeliveryError{Status: status, Tries: tries, Cause: errors.New("callback refused")}
 		}
 		if err == nil {
 			err = errors.New("server error")
@@ -274,27 +350,31 @@ func (r *Runtime) deliver(ctx context.Context, env *proofline.Envelope, token st
 	}
 }
 
-func (r *Runtime) post(ctx context.Context, env *proofline.Envelope, path, token string, secret, body []byte) (status int, err error) {
-	ctx, span := r.tracer.Start(ctx, "proofline.callback.send", trace.WithSpanKind(trace.SpanKindClient))
+// send makes one POST to url with the body body(now) and returns the status
+// and up to limit bytes of the answer.
+func (r *Runtime) send(ctx context.Context, env *proofline.Envelope, spanName, url, token string, body func(now time.Time) ([]byte, error), limit int64) (status int, answer []byte, err error) {
+	ctx, span := r.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindClient))
 	defer func() {
 		span.SetAttributes(attribute.Int("http.response.status_code", status))
 		if err != nil || status >= 400 {
-			span.SetStatus(codes.Error, "callback not accepted")
+			span.SetStatus(codes.Error, "not accepted")
 		}
 		span.End()
 	}()
 	tctx, cancel := context.WithTimeout(ctx, r.opts.TryTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(tctx, http.MethodPost, env.CallbackURL, bytes.NewReader(body))
-	if err != nil {
-		return 0, errors.New("callback request could not be built")
-	}
 	now := r.opts.Now()
+	b, err := body(now)
+	if err != nil {
+		return 0, nil, errors.New("request body could not be built")
+	}
+	req, err := http.NewRequestWithContext(tctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, errors.New("request could not be built")
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(proofline.HeaderAuthToken, token)
-	req.Header.Set(proofline.HeaderJobSecret, proofline.EncodeSecret(secret))
 	req.Header.Set(proofline.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(proofline.HeaderSignature, proofline.SignCallback(secret, now, http.MethodPost, path, body))
 	req.Header.Set(proofline.HeaderWorkerVersion, r.opts.Version)
 	if env.TraceID != "" {
 		req.Header.Set("X-Request-Id", env.TraceID)
@@ -305,17 +385,21 @@ func (r *Runtime) post(ctx context.Context, env *proofline.Envelope, path, token
 		// *url.Error would carry the URL; it holds only ids, but keep the
 		// message to its class.
 		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, context.DeadlineExceeded
+			return 0, nil, context.DeadlineExceeded
 		}
-		return 0, errors.New("callback transport error")
+		return 0, nil, errors.New("transport error")
 	}
+	answer, err = io.ReadAll(io.LimitReader(resp.Body, limit))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
-	return resp.StatusCode, nil
+	if err != nil && resp.StatusCode < 300 {
+		return 0, nil, errors.New("transport error")
+	}
+	return resp.StatusCode, answer, nil
 }
 
-// callbackBody is {"<kind>_result": result}, with document PII in clear: the
-// callback goes to the IdP over TLS and is sealed there.
+// callbackBody is {"<kind>_result": result}, with document PII in clear:
+// deliver seals it to the IdP before it leaves.
 func callbackBody(kind proofline.Kind, r *proofline.Result) ([]byte, error) {
 	raw, err := r.MarshalRevealed()
 	if err != nil {
@@ -347,6 +431,8 @@ func outcomeOf(err error) string {
 		return "expired"
 	case errors.Is(err, ErrRejected):
 		return "rejected"
+	case errors.Is(err, ErrClaimed):
+		return "duplicate"
 	}
 	return "undelivered"
 }

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/worker"
 )
 
@@ -37,22 +37,58 @@ func (f *fakeProofer) Proof(ctx context.Context, kind proofline.Kind, p *proofli
 	return r
 }
 
+// receiver stands where the IdP would: it answers claims with the job's
+// data key (or the statuses in claims) and callbacks with statuses.
 type receiver struct {
 	mu       sync.Mutex
-	statuses []int // answers, in order; the last repeats
+	statuses []int // callback answers, in order; the last repeats
+	claims   []int // claim answers before a 200, in order
+	keys     map[string]*proofline.JobKeys
+	claimed  int
 	requests []*http.Request
 	bodies   [][]byte
+	opened   [][]byte // callback plaintexts
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if strings.HasSuffix(r.URL.Path, "/claim") {
+		rc.claimed++
+		if len(rc.claims) > 0 {
+			st := rc.claims[0]
+			rc.claims = rc.claims[1:]
+			w.WriteHeader(st)
+			return
+		}
+		id := strings.Split(r.URL.Path, "/")[4]
+		req, err := proofline.ParseClaimRequest(b)
+		keys := rc.keys[id]
+		if err != nil || keys == nil || req.Verify(proofline.KindAddress, id, keys.ClaimToken) != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if keys.DataKey == nil {
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
+		answer, _ := proofline.AnswerClaim(proofline.KindAddress, id, req, keys.DataKey)
+		keys.DataKey = nil // once
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(answer)
+		return
+	}
 	rc.requests = append(rc.requests, r)
 	rc.bodies = append(rc.bodies, b)
+	if keys := rc.keys[strings.Split(r.URL.Path, "/")[4]]; keys != nil {
+		plain, err := proofline.OpenCallback(keys.CallbackSecret, proofline.KindAddress, strings.Split(r.URL.Path, "/")[4], r.Method, r.URL.Path, r.Header.Get(proofline.HeaderTimestamp), time.Now(), time.Minute, b)
+		if err == nil {
+			rc.opened = append(rc.opened, plain)
+		}
+	}
 	i := min(len(rc.requests)-1, len(rc.statuses)-1)
-	st := rc.statuses[i]
-	rc.mu.Unlock()
-	w.WriteHeader(st)
+	w.WriteHeader(rc.statuses[i])
 }
 
 func (rc *receiver) count() int {
@@ -62,12 +98,10 @@ func (rc *receiver) count() int {
 }
 
 type fixture struct {
-	ring    *seal.KeyRing
 	srv     *httptest.Server
 	rc      *receiver
 	proofer *fakeProofer
 	rt      *worker.Runtime
-	secret  []byte
 }
 
 func setup(t *testing.T, statuses ...int) *fixture {
@@ -75,14 +109,12 @@ func setup(t *testing.T, statuses ...int) *fixture {
 	if len(statuses) == 0 {
 		statuses = []int{http.StatusNoContent}
 	}
-	k, _ := seal.Generate("k1")
-	ring, _ := seal.NewKeyRing(k)
-	f := &fixture{ring: ring, rc: &receiver{statuses: statuses}, proofer: &fakeProofer{}, secret: bytes.Repeat([]byte{5}, 32)}
+	f := &fixture{rc: &receiver{statuses: statuses, keys: map[string]*proofline.JobKeys{}}, proofer: &fakeProofer{}}
 	f.srv = httptest.NewServer(f.rc)
 	t.Cleanup(f.srv.Close)
 	u, _ := url.Parse(f.srv.URL)
 	rt, err := worker.New(worker.Options{
-		Sealer: ring, Proofer: f.proofer, Version: "ref123",
+		Proofer: f.proofer, Version: "ref123",
 		Tokens:               worker.StaticTokens{proofline.KindAddress: "address-token-0123456789"},
 		AllowedCallbackHosts: []string{u.Host}, Backoff: 10 * time.Millisecond, TryTimeout: 500 * time.Millisecond,
 	})
@@ -96,17 +128,20 @@ func setup(t *testing.T, statuses ...int) *fixture {
 func (f *fixture) envelope(t *testing.T, deadline time.Duration) *proofline.Envelope {
 	t.Helper()
 	id := proofline.NewResultID()
-	env, err := proofline.SealEnvelope(f.ring, proofline.Envelope{
+	env, keys, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: proofline.KindAddress, ResultID: id, CallbackURL: f.srv.URL + proofline.CallbackPath(proofline.KindAddress, id),
 		Deadline: time.Now().Add(deadline), TraceID: "trace",
-	}, &proofline.Payload{CallbackSecret: f.secret, Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "7035550100"}}})
+	}, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "7035550100"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.rc.mu.Lock()
+	f.rc.keys[id] = keys
+	f.rc.mu.Unlock()
 	return env
 }
 
-func TestDeliversSignedCallback(t *testing.T) {
+func TestDeliversSealedCallback(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	env := f.envelope(t, time.Minute)
@@ -123,13 +158,73 @@ func TestDeliversSignedCallback(t *testing.T) {
 	if r.Header.Get(proofline.HeaderAuthToken) != "address-token-0123456789" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get(proofline.HeaderWorkerVersion) != "ref123" {
 		t.Errorf("headers: %v", r.Header)
 	}
-	proof := proofline.CallbackProof{Secret: r.Header.Get(proofline.HeaderJobSecret), Timestamp: r.Header.Get(proofline.HeaderTimestamp), Signature: r.Header.Get(proofline.HeaderSignature)}
-	if err := proofline.VerifyCallback(proof, proofline.HashSecret(f.secret), time.Now(), time.Minute, r.Method, r.URL.Path, body); err != nil {
-		t.Errorf("callback does not verify: %v", err)
+	if r.Header.Get("X-Proofline-Job-Secret") != "" || r.Header.Get("X-Proofline-Signature") != "" || bytes.Contains(body, []byte("success")) {
+		t.Errorf("the callback shows its secret or its result: %v %s", r.Header, body)
+	}
+	if len(f.rc.opened) != 1 {
+		t.Fatalf("callback does not open with the job secret: %s", body)
 	}
 	var decoded map[string]proofline.Result
-	if err := json.Unmarshal(body, &decoded); err != nil || !decoded["address_result"].Success {
-		t.Errorf("body %s", body)
+	if err := json.Unmarshal(f.rc.opened[0], &decoded); err != nil || !decoded["address_result"].Success {
+		t.Errorf("body %s", f.rc.opened[0])
+	}
+}
+
+// A redelivered envelope: the claim is refused (409), nothing is proofed.
+func TestRedeliveryIsNotProofedTwice(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	env := f.envelope(t, time.Minute)
+	if err := f.rt.Handle(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rt.Handle(context.Background(), env); !errors.Is(err, worker.ErrClaimed) {
+		t.Fatalf("redelivery: got %v, want ErrClaimed", err)
+	}
+	if f.proofer.calls.Load() != 1 || f.rc.count() != 1 {
+		t.Fatalf("%d proofings, %d callbacks; want 1 and 1", f.proofer.calls.Load(), f.rc.count())
+	}
+}
+
+func TestClaimAnswers(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		claims []int
+		want   error
+		tries  int
+	}{
+		{[]int{409}, worker.ErrClaimed, 1},
+		{[]int{410}, worker.ErrExpired, 1},
+		{[]int{404}, worker.ErrRejected, 1},
+		{[]int{401}, worker.ErrRejected, 1},
+		{[]int{503, 502}, nil, 3}, // retried, then answered
+		{[]int{500, 500, 500}, &worker.DeliveryError{}, 3},
+	}
+	for _, c := range cases {
+		f := setup(t)
+		f.rc.claims = c.claims
+		err := f.rt.Handle(context.Background(), f.envelope(t, time.Minute))
+		var de *worker.DeliveryError
+		switch want := c.want.(type) {
+		case nil:
+			if err != nil {
+				t.Errorf("claims %v: %v", c.claims, err)
+			}
+		case *worker.DeliveryError:
+			if !errors.As(err, &de) {
+				t.Errorf("claims %v: got %v, want a DeliveryError", c.claims, err)
+			}
+		default:
+			if !errors.Is(err, want) {
+				t.Errorf("claims %v: got %v, want %v", c.claims, err, want)
+			}
+		}
+		if f.rc.claimed != c.tries {
+			t.Errorf("claims %v: %d tries, want %d", c.claims, f.rc.claimed, c.tries)
+		}
+		if c.want != nil && (f.proofer.calls.Load() != 0 || f.rc.count() != 0) {
+			t.Errorf("claims %v: proofed without a key", c.claims)
+		}
 	}
 }
 
@@ -179,7 +274,7 @@ func TestNeverRetriesPastTheDeadline(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 500)
 	rt, _ := worker.New(worker.Options{
-		Sealer: f.ring, Proofer: f.proofer, Tokens: worker.StaticTokens{proofline.KindAddress: "address-token-0123456789"},
+		Proofer: f.proofer, Tokens: worker.StaticTokens{proofline.KindAddress: "address-token-0123456789"},
 		AllowedCallbackHosts: []string{mustHost(f.srv.URL)}, Backoff: 200 * time.Millisecond, MaxTries: 50,
 	})
 	env := f.envelope(t, 500*time.Millisecond)
@@ -231,8 +326,8 @@ func TestRefusesForeignCallbackAndForeignKeys(t *testing.T) {
 		"userinfo": func(e *proofline.Envelope) {
 			e.CallbackURL = "http://user:pw@" + mustHost(f.srv.URL) + proofline.CallbackPath(e.Kind, e.ResultID)
 		},
-		"other scheme":   func(e *proofline.Envelope) { e.CallbackURL = "file:///etc/passwd" },
-		"other key ring": func(e *proofline.Envelope) { e.Sealed[len(e.Sealed)-2] ^= 0xff },
+		"other scheme":     func(e *proofline.Envelope) { e.CallbackURL = "file:///etc/passwd" },
+		"tampered payload": func(e *proofline.Envelope) { e.Sealed[len(e.Sealed)-2] ^= 0xff },
 	}
 	for name, mut := range cases {
 		env := f.envelope(t, time.Minute)
@@ -249,7 +344,7 @@ func TestRefusesForeignCallbackAndForeignKeys(t *testing.T) {
 func TestMissingTokenFailsBeforeVendor(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	rt, _ := worker.New(worker.Options{Sealer: f.ring, Proofer: f.proofer, Tokens: worker.StaticTokens{}, AllowedCallbackHosts: []string{mustHost(f.srv.URL)}})
+	rt, _ := worker.New(worker.Options{Proofer: f.proofer, Tokens: worker.StaticTokens{}, AllowedCallbackHosts: []string{mustHost(f.srv.URL)}})
 	if err := rt.Handle(context.Background(), f.envelope(t, time.Minute)); !errors.Is(err, worker.ErrRejected) {
 		t.Fatalf("got %v", err)
 	}

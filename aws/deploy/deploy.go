@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -114,15 +115,14 @@ var vendorSecrets = map[proofline.Kind][]string{
 }
 
 // ConfigSecrets are the secret configuration keys the function reads from
-// Parameter Store at start (/{env}/idp/doc-capture/{key}): seal_keys (the
-// envelope ring of envelope v1) and, with real vendors, its kind's vendor
-// credentials.
+// Parameter Store at start (/{env}/idp/doc-capture/{key}): with real
+// vendors, its kind's vendor credentials; nothing else (a worker holds no
+// key that opens an envelope or a record: each job's data key is claimed).
 func (r Role) ConfigSecrets() []string {
-	keys := []string{"seal_keys"}
-	if !r.Mock {
-		keys = append(keys, vendorSecrets[r.Kind]...)
+	if r.Mock {
+		return nil
 	}
-	return keys
+	return slices.Clone(vendorSecrets[r.Kind])
 }
 
 // Parameters are the Parameter Store names the function may read: its

@@ -207,7 +207,7 @@ func TestRenderRefuses(t *testing.T) {
 		"deadline too short": func(p *deploy.Params) { p.DeadlineSeconds = 30 },
 		"architecture":       func(p *deploy.Params) { p.Architecture = "mips" },
 		"no code":            func(p *deploy.Params) { p.CodeURI = "" },
-		"secret env":         func(p *deploy.Params) { p.Env = map[string]string{"seal_keys": "k:x"} },
+		"secret env":         func(p *deploy.Params) { p.Env = map[string]string{"record_keys": "k:x"} },
 		"unknown env":        func(p *deploy.Params) { p.Env = map[string]string{"nope": "x"} },
 		"kept alias version": func(p *deploy.Params) { p.Keep = []deploy.KeptAlias{{Name: "0f0f0f0f0a", Version: "$LATEST"}} },
 		"kept alias = new":   func(p *deploy.Params) { p.Keep = []deploy.KeptAlias{{Name: ref[:10], Version: "3"}} },
@@ -238,12 +238,12 @@ func TestEachFunctionHasItsOwnLeastPrivilegeRole(t *testing.T) {
 	// What each function may read, written out here independently of the
 	// renderer.
 	want := map[string][]string{
-		"ProofDocumentFunction":       append([]string{"seal_keys", "document_proof_result_token"}, trueID...),
-		"ProofResolutionFunction":     append([]string{"seal_keys", "resolution_proof_result_token", "aamva_private_key"}, rdp...),
-		"ProofAddressFunction":        append([]string{"seal_keys", "address_proof_result_token"}, rdp...),
-		"ProofDocumentMockFunction":   {"seal_keys", "document_proof_result_token"},
-		"ProofResolutionMockFunction": {"seal_keys", "resolution_proof_result_token"},
-		"ProofAddressMockFunction":    {"seal_keys", "address_proof_result_token"},
+		"ProofDocumentFunction":       append([]string{"document_proof_result_token"}, trueID...),
+		"ProofResolutionFunction":     append([]string{"resolution_proof_result_token", "aamva_private_key"}, rdp...),
+		"ProofAddressFunction":        append([]string{"address_proof_result_token"}, rdp...),
+		"ProofDocumentMockFunction":   {"document_proof_result_token"},
+		"ProofResolutionMockFunction": {"resolution_proof_result_token"},
+		"ProofAddressMockFunction":    {"address_proof_result_token"},
 	}
 	roles := map[string]bool{}
 	for fn, params := range want {

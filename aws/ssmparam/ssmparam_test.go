@@ -16,7 +16,6 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/aws/ssmparam"
 	"github.com/proofline/proofline/aws/ssmparam/ssmtest"
-	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/worker"
 )
 
@@ -156,18 +155,16 @@ func (p *countingProofer) Proof(context.Context, proofline.Kind, *proofline.Payl
 func TestMissingTokenFailsJobBeforeVendors(t *testing.T) {
 	t.Parallel()
 	s, _, _ := setup(t, nil, "")
-	k, _ := seal.Generate("k1")
-	ring, _ := seal.NewKeyRing(k)
 	p := &countingProofer{}
-	rt, err := worker.New(worker.Options{Sealer: ring, Proofer: p, Tokens: s, AllowedCallbackHosts: []string{"idp.example"}})
+	rt, err := worker.New(worker.Options{Proofer: p, Tokens: s, AllowedCallbackHosts: []string{"idp.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := proofline.NewResultID()
-	env, err := proofline.SealEnvelope(ring, proofline.Envelope{
+	env, _, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: proofline.KindAddress, ResultID: id, CallbackURL: "https://idp.example" + proofline.CallbackPath(proofline.KindAddress, id),
 		Deadline: time.Now().Add(time.Minute),
-	}, &proofline.Payload{CallbackSecret: make([]byte, 32), Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "7035550000"}}})
+	}, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "7035550000"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -255,9 +255,11 @@ func TestLambdaEndToEnd(t *testing.T) {
 		"resolution": "resolution-token-0123456789",
 		"address":    "address-token-0123456789",
 	}
-	// The address token is missing from Parameter Store on purpose.
+	// The address token is missing from Parameter Store on purpose. The
+	// servers' record keys are there too: the function never reads them (it
+	// holds no key; each job's data key is claimed from the server).
 	ssm := ssmtest.Start(t, map[string]string{
-		"/e2e/idp/doc-capture/seal_keys":                     sealKeys,
+		"/e2e/idp/doc-capture/record_keys":                   sealKeys,
 		"/e2e/idp/doc-capture/document_proof_result_token":   tokens["document"],
 		"/e2e/idp/doc-capture/resolution_proof_result_token": tokens["resolution"],
 	})
@@ -288,7 +290,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 
 	cfg := config.Defaults()
 	for k, v := range map[string]string{
-		"base_url": base, "seal_keys": sealKeys, "api_keys": "e2e-api-key-0123456789abcdef",
+		"base_url": base, "record_keys": sealKeys, "api_keys": "e2e-api-key-0123456789abcdef",
 		"document_proof_result_lambda_token":   tokens["document"],
 		"resolution_proof_result_lambda_token": tokens["resolution"],
 		"address_proof_result_lambda_token":    tokens["address"],

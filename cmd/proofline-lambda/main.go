@@ -12,10 +12,14 @@
 //
 // Configuration comes from the environment (PROOFLINE_<KEY>, see README and
 // docs/aws.md), then from SSM Parameter Store: for the secret keys of this
-// function's role (aws/deploy Role.ConfigSecrets: seal_keys and its own
-// kind's vendor credentials; the role is named by AWS_LAMBDA_FUNCTION_NAME),
+// function's role (aws/deploy Role.ConfigSecrets: its own kind's vendor
+// credentials; the role is named by AWS_LAMBDA_FUNCTION_NAME),
 // /{environment_name}/idp/doc-capture/{key} when it exists, with
-// decryption. A function runs only jobs of its own kind. Callback tokens are
+// decryption. A function runs only jobs of its own kind. It holds no key
+// that opens an envelope or a stored record: each job's data key is claimed
+// from the IdP, and a function configured with a server-only key
+// (record_keys, session_secret, attempt_hash_key, api_keys, redis_url)
+// refuses to start. Callback tokens are
 // read per job from /{environment_name}/idp/doc-capture/{kind}_proof_result_token
 // and cached for ssm_cache_seconds; IDP_API_AUTH_TOKEN overrides them. A
 // job without a token fails before any vendor call.
@@ -58,7 +62,7 @@ func main() {
 // Response is what one invocation returns (visible in synchronous test
 // invokes; asynchronous invokes discard it).
 type Response struct {
-	Outcome  string `json:"outcome"` // delivered, expired, rejected or not_delivered
+	Outcome  string `json:"outcome"` // delivered, expired, rejected, duplicate or not_delivered
 	Kind     string `json:"kind,omitempty"`
 	ResultID string `json:"result_id,omitempty"`
 	Version  string `json:"version"`
@@ -108,9 +112,10 @@ func setup(ctx context.Context, environ []string, logOut io.Writer) (*handler, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckWorker(); err != nil {
+		return nil, err
+	}
 	switch {
-	case cfg.SealKeys == "":
-		return nil, &config.Error{Key: "seal_keys", Msg: "is required (from the environment or Parameter Store): the function must open the IdP's envelopes"}
 	case cfg.BaseURL == "":
 		return nil, &config.Error{Key: "base_url", Msg: "is required: it names the only callback host allowed"}
 	case !cfg.DocAuthEnablePresignedS3URLs:
@@ -157,6 +162,10 @@ func (h *handler) Handle(ctx context.Context, event json.RawMessage) (Response, 
 		resp.Outcome = "expired"
 	case errors.Is(err, worker.ErrRejected):
 		resp.Outcome = "rejected"
+	case errors.Is(err, worker.ErrClaimed):
+		// A redelivered event (a retry of Lambda's event queue): the job was
+		// claimed before, so it is not proofed again.
+		resp.Outcome = "duplicate"
 	default:
 		resp.Outcome = "not_delivered"
 	}

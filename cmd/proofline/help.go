@@ -31,9 +31,10 @@ start) and prints a development API key once.`,
 		synopsis: "[--addr 127.0.0.1:9090] [--config FILE]",
 		about: `Runs a queue worker process (scale-out mode): consumes the per-kind queues,
 runs each job, posts the result to base_url, and serves /healthz and
-/metrics on --addr. It reads the same keys as serve and needs
-queue_redis_url (or redis_url), seal_keys, base_url, the three callback
-tokens and data_dir (or S3). SIGTERM: stop taking jobs, drain, exit 0.`,
+/metrics on --addr. It needs queue_redis_url, base_url, the three callback
+tokens and data_dir (or S3), and refuses the servers' keys (record_keys,
+session_secret, attempt_hash_key, api_keys, redis_url): each job's data key
+is claimed from the servers. SIGTERM: stop taking jobs, drain, exit 0.`,
 	}
 	vendorsCheckCommand = command{
 		name:     "vendors check",

@@ -26,7 +26,8 @@ func TestBadConfigExitsTwoWithOneLineNamingTheKey(t *testing.T) {
 		key     string
 	}{
 		{[]string{"serve", "--config", p}, nil, "async_wait_timeout_seconds"},
-		{[]string{"serve"}, []string{"PROOFLINE_REDIS_URL=redis://:s3cret-pw@127.0.0.1:1/0"}, "seal_keys"},
+		{[]string{"serve"}, []string{"PROOFLINE_REDIS_URL=redis://:s3cret-pw@127.0.0.1:1/0"}, "record_keys"},
+		{[]string{"serve"}, []string{"PROOFLINE_SEAL_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, "record_keys"},
 		{[]string{"serve", "--config", filepath.Join(dir, "missing.yaml")}, nil, "--config"},
 		{[]string{"serve"}, []string{"PROOFLINE_LOG_LEVEL=shout"}, "log_level"},
 		{[]string{"serve"}, []string{"PROOFLINE_NOT_A_KEY_AT_ALL=1", "PROOFLINE_LOG_LEVEL=info"}, "PROOFLINE_NOT_A_KEY_AT_ALL"},
@@ -63,7 +64,8 @@ func TestRedisDownAtStartExitsNonZero(t *testing.T) {
 	var out, errb bytes.Buffer
 	env := []string{
 		"PROOFLINE_REDIS_URL=redis://:hunter2pw@127.0.0.1:1/0",
-		"PROOFLINE_SEAL_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"PROOFLINE_RECORD_KEYS=k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"PROOFLINE_ATTEMPT_HASH_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 		"PROOFLINE_API_KEYS=api-key-0123456789abcdef",
 		"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN=aaaaaaaaaaaaaaaaaaaa",
 		"PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN=bbbbbbbbbbbbbbbbbbbb",

@@ -128,14 +128,17 @@ func workerCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	return code
 }
 
-// checkWorkerConfig: a worker must share the servers' secrets; generated
-// ones would make every job fail to open or every callback be refused.
+// checkWorkerConfig: a worker must share the servers' callback tokens
+// (generated ones would make every claim and callback be refused), and holds
+// no server-only key: no record key, no result store (invariant 11).
 func checkWorkerConfig(cfg config.Config) error {
-	if cfg.QueueRedis() == "" {
-		return &config.Error{Key: "queue_redis_url", Msg: "is required for a worker (or set redis_url)"}
+	if err := cfg.CheckWorker(); err != nil {
+		return err
+	}
+	if cfg.QueueRedisURL == "" {
+		return &config.Error{Key: "queue_redis_url", Msg: "is required for a worker (a Redis user that can touch only the queue's keys)"}
 	}
 	for _, kv := range [][2]string{
-		{"seal_keys", cfg.SealKeys},
 		{"base_url", cfg.BaseURL},
 		{"address_proof_result_lambda_token", cfg.AddressProofResultLambdaToken},
 		{"document_proof_result_lambda_token", cfg.DocumentProofResultLambdaToken},

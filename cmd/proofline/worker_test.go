@@ -18,15 +18,14 @@ import (
 	"github.com/proofline/proofline/seal"
 )
 
-func workerEnv(redisURL, baseURL, dataDir, sealKeys string) []string {
+// workerEnv is a worker's configuration: the queue, the tokens, the
+// callback origin and the image directory; no key, no result store.
+func workerEnv(queueURL, baseURL, dataDir string) []string {
 	return []string{
-		"PROOFLINE_REDIS_URL=" + redisURL,
-		"PROOFLINE_SEAL_KEYS=" + sealKeys,
-		"PROOFLINE_API_KEYS=api-key-0123456789abcdef",
+		"PROOFLINE_QUEUE_REDIS_URL=" + queueURL,
 		"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN=address-token-aaaaaaaaaaaa",
 		"PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN=document-token-bbbbbbbbbbb",
 		"PROOFLINE_RESOLUTION_PROOF_RESULT_LAMBDA_TOKEN=resolution-token-ccccccccc",
-		"PROOFLINE_QUEUE_PROOFING_ENABLED=true",
 		"PROOFLINE_BASE_URL=" + baseURL,
 		"PROOFLINE_DATA_DIR=" + dataDir,
 	}
@@ -35,7 +34,7 @@ func workerEnv(redisURL, baseURL, dataDir, sealKeys string) []string {
 func TestWorkerBadConfigExitsTwoNamingTheKey(t *testing.T) {
 	t.Parallel()
 	k, _ := seal.Generate("k1")
-	good := workerEnv("redis://:s3cret-pw@127.0.0.1:1/0", "http://127.0.0.1:8080", t.TempDir(), seal.FormatKeys(k))
+	good := workerEnv("redis://:s3cret-pw@127.0.0.1:1/0", "http://127.0.0.1:8080", t.TempDir())
 	without := func(key string) []string {
 		var out []string
 		for _, kv := range good {
@@ -51,7 +50,11 @@ func TestWorkerBadConfigExitsTwoNamingTheKey(t *testing.T) {
 		key     string
 	}{
 		{[]string{"worker"}, nil, "queue_redis_url"},
-		{[]string{"worker"}, without("PROOFLINE_SEAL_KEYS"), "seal_keys"},
+		{[]string{"worker"}, without("PROOFLINE_QUEUE_REDIS_URL"), "queue_redis_url"},
+		{[]string{"worker"}, append(good, "PROOFLINE_RECORD_KEYS="+seal.FormatKeys(k)), "record_keys"},
+		{[]string{"worker"}, append(good, "PROOFLINE_SEAL_KEYS="+seal.FormatKeys(k)), "record_keys"},
+		{[]string{"worker"}, append(good, "PROOFLINE_REDIS_URL=redis://:s3cret-pw@127.0.0.1:1/1"), "redis_url"},
+		{[]string{"worker"}, append(good, "PROOFLINE_API_KEYS=api-key-0123456789abcdef"), "api_keys"},
 		{[]string{"worker"}, without("PROOFLINE_BASE_URL"), "base_url"},
 		{[]string{"worker"}, without("PROOFLINE_DATA_DIR"), "data_dir"},
 		{[]string{"worker"}, append(good, "PROOFLINE_QUEUE_WEIGHTS=document:3,fax:1"), "queue_weights"},
@@ -80,10 +83,9 @@ func TestWorkerBadConfigExitsTwoNamingTheKey(t *testing.T) {
 
 func TestWorkerRedisDownAtStartExitsOne(t *testing.T) {
 	t.Parallel()
-	k, _ := seal.Generate("k1")
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"worker", "--addr", "127.0.0.1:0"},
-		workerEnv("redis://:hunter2pw@127.0.0.1:1/0", "http://127.0.0.1:8080", t.TempDir(), seal.FormatKeys(k)), &out, &errb)
+		workerEnv("redis://:hunter2pw@127.0.0.1:1/0", "http://127.0.0.1:8080", t.TempDir()), &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "queue_redis_url") || strings.Contains(errb.String(), "hunter2pw") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
@@ -100,23 +102,41 @@ func TestWorkerRunsJobsServesHealthAndMetricsAndDrainsOnSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(rs.Stop)
-	key, _ := seal.Generate("k1")
-	ring, _ := seal.NewKeyRing(key)
 	var delivered atomic.Int64
 	var body atomic.Value
+	var jobKeys atomic.Pointer[proofline.JobKeys]
+	// The IdP's side of the claim and the callback, from the domain's own
+	// functions (the server tests run the real handlers).
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(proofline.HeaderAuthToken) != "address-token-aaaaaaaaaaaa" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
-		body.Store(string(b))
+		id := strings.Split(r.URL.Path, "/")[4]
+		keys := jobKeys.Load()
+		if strings.HasSuffix(r.URL.Path, "/claim") {
+			req, err := proofline.ParseClaimRequest(b)
+			if err != nil || req.Verify(proofline.KindAddress, id, keys.ClaimToken) != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			answer, _ := proofline.AnswerClaim(proofline.KindAddress, id, req, keys.DataKey)
+			_, _ = w.Write(answer)
+			return
+		}
+		plain, err := proofline.OpenCallback(keys.CallbackSecret, proofline.KindAddress, id, r.Method, r.URL.Path, r.Header.Get(proofline.HeaderTimestamp), time.Now(), time.Minute, b)
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		body.Store(string(plain))
 		delivered.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(idp.Close)
 
-	env := append(workerEnv(rs.URL(), idp.URL, t.TempDir(), seal.FormatKeys(key)), "PROOFLINE_QUEUE_NAME_PREFIX=cmdtest")
+	env := append(workerEnv(rs.URL(), idp.URL, t.TempDir()), "PROOFLINE_QUEUE_NAME_PREFIX=cmdtest")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuf
@@ -157,13 +177,14 @@ func TestWorkerRunsJobsServesHealthAndMetricsAndDrainsOnSignal(t *testing.T) {
 	}
 	defer drv.Close(context.Background())
 	id := proofline.NewResultID()
-	e, err := proofline.SealEnvelope(ring, proofline.Envelope{
+	e, keys, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: proofline.KindAddress, ResultID: id, CallbackURL: idp.URL + proofline.CallbackPath(proofline.KindAddress, id),
 		Deadline: time.Now().Add(time.Minute), TraceID: "t1", WorkerVersion: version,
-	}, &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{9}, 32), Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "7035555555"}}})
+	}, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "7035555555"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	jobKeys.Store(keys)
 	if err := drv.Send(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/dispatch/lambdadispatch"
-	"github.com/proofline/proofline/seal"
 )
 
 var testAWS = aws.Config{
@@ -71,12 +70,10 @@ func (f *fakeLambda) calls() []invocation {
 
 const marker = "Zqxjkvurple" // canary PII
 
-func sealed(t *testing.T, kind proofline.Kind) (*proofline.Envelope, *seal.KeyRing) {
+func sealed(t *testing.T, kind proofline.Kind) (*proofline.Envelope, []byte) {
 	t.Helper()
-	k, _ := seal.Generate("k1")
-	ring, _ := seal.NewKeyRing(k)
 	id := proofline.NewResultID()
-	p := &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{7}, 32)}
+	p := &proofline.Payload{}
 	app := proofline.Applicant{FirstName: marker, LastName: marker, SSN: "900-12-3456", Phone: "7035550123"}
 	switch kind {
 	case proofline.KindResolution:
@@ -88,14 +85,14 @@ func sealed(t *testing.T, kind proofline.Kind) (*proofline.Envelope, *seal.KeyRi
 			Front: proofline.ImageRef{Key: "0123456789abcdef0123456789abcdef/front", IV: make([]byte, 12)},
 			Back:  proofline.ImageRef{Key: "0123456789abcdef0123456789abcdef/back", IV: make([]byte, 12)}}
 	}
-	env, err := proofline.SealEnvelope(ring, proofline.Envelope{
+	env, keys, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: kind, ResultID: id, CallbackURL: "https://idp.example" + proofline.CallbackPath(kind, id),
 		Deadline: time.Now().Add(time.Minute), WorkerVersion: "0123abcdef4567",
 	}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env, ring
+	return env, keys.DataKey
 }
 
 func newDriver(t *testing.T, endpoint string, mock bool) *lambdadispatch.Driver {
@@ -155,7 +152,7 @@ func TestInvokeRequest(t *testing.T) {
 			}
 			for k := range fields {
 				switch k {
-				case "v", "kind", "result_id", "callback_url", "deadline", "trace_id", "worker_version", "sealed":
+				case "v", "kind", "result_id", "callback_url", "deadline", "trace_id", "worker_version", "claim_token", "sealed":
 				default:
 					t.Errorf("%s: unexpected payload field %q", kind, k)
 				}

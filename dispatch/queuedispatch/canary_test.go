@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
-	"github.com/proofline/proofline/seal"
 )
 
 // TestQueueStorageHoldsNoPlaintextPII enqueues a sealed job carrying marker
@@ -17,14 +16,12 @@ func TestQueueStorageHoldsNoPlaintextPII(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	d := f.driver(3)
-	key, _ := seal.Generate("k1")
-	ring, _ := seal.NewKeyRing(key)
 	const marker = "Zyxwvutsrqmarker"
 	id := proofline.NewResultID()
-	env, err := proofline.SealEnvelope(ring, proofline.Envelope{
+	env, _, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: proofline.KindResolution, ResultID: id, CallbackURL: "https://idp.example.gov" + proofline.CallbackPath(proofline.KindResolution, id),
 		Deadline: time.Now().Add(time.Minute), TraceID: "t", WorkerVersion: "v",
-	}, &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{1}, 32), Resolution: &proofline.ResolutionArgs{Applicant: proofline.Applicant{
+	}, &proofline.Payload{Resolution: &proofline.ResolutionArgs{Applicant: proofline.Applicant{
 		FirstName: marker, LastName: marker, SSN: proofline.PII("900-12-" + marker[:4]), Address1: marker + " St", Phone: marker,
 	}}})
 	if err != nil {

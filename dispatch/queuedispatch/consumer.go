@@ -202,9 +202,10 @@ const (
 	OutcomeRejected    = "rejected"    // malformed, does not open, or callback not allowed
 	OutcomeRetried     = "retried"     // callback not delivered; redelivery scheduled
 	OutcomeUndelivered = "undelivered" // callback not delivered; no time or retries left
+	OutcomeDuplicate   = "duplicate"   // the job was claimed before (a redelivery); not proofed
 )
 
-var outcomes = []string{OutcomeDelivered, OutcomeDropped, OutcomeExpired, OutcomeRejected, OutcomeRetried, OutcomeUndelivered}
+var outcomes = []string{OutcomeDelivered, OutcomeDropped, OutcomeExpired, OutcomeRejected, OutcomeRetried, OutcomeUndelivered, OutcomeDuplicate}
 
 // process is the asynq handler: one task, one envelope, one outcome.
 func (c *Consumer) process(ctx context.Context, t *asynq.Task) error {
@@ -243,6 +244,11 @@ func (c *Consumer) process(ctx context.Context, t *asynq.Task) error {
 		c.metrics.count(string(env.Kind), OutcomeRejected)
 		log.Warn("queue task rejected")
 		return fmt.Errorf("%w: envelope rejected", asynq.RevokeTask)
+	case errors.Is(herr, worker.ErrClaimed):
+		// A redelivered task whose job was claimed before: the IdP released
+		// its key once, so it cannot be proofed again.
+		c.metrics.count(string(env.Kind), OutcomeDuplicate)
+		return fmt.Errorf("%w: job already claimed", asynq.RevokeTask)
 	case errors.As(herr, &derr) && derr.Status >= 400 && derr.Status < 500:
 		// The IdP refused the callback (4xx other than 409): a retry
 		// would be refused the same way.

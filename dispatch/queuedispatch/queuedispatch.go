@@ -13,9 +13,11 @@
 // everything personal travels sealed. Nothing else is written: completed tasks
 // are deleted at once (no retention).
 //
-// Delivery is at least once. The result store's once-only pending→done
-// transition and the callback's 409 make sure a job redelivered after a crash
-// or a lost acknowledgement still stores exactly one outcome.
+// Delivery is at least once; proofing is at most once. The IdP releases a
+// job's data key to one claim only, so a task redelivered after a crash or a
+// lost acknowledgement is refused at its claim (409) and never reaches a
+// vendor; the result store's once-only pending→done transition and the
+// callback's 409 make sure exactly one outcome is stored.
 //
 // Nothing is kept past a job's deadline, and nothing goes to asynq's
 // archive (which would keep the whole envelope for 90 days). Every way a
@@ -25,6 +27,7 @@
 //	arrived after the deadline            → dropped and counted, task deleted (asynq.RevokeTask)
 //	worker.ErrExpired                     → task deleted (asynq.RevokeTask)
 //	worker.ErrRejected, malformed task    → counted and logged, task deleted (asynq.RevokeTask), never retried
+//	worker.ErrClaimed (a redelivery)      → counted as duplicate, task deleted (asynq.RevokeTask)
 //	*worker.DeliveryError                 → retried while the job's retry budget (queue_max_retry) and deadline allow another try, else deleted
 //
 // asynq archives on its own in three more cases, all closed here: a task

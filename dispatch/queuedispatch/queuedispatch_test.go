@@ -23,7 +23,6 @@ import (
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/dispatch/queuedispatch"
 	"github.com/proofline/proofline/internal/redistest"
-	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/worker"
 )
 
@@ -117,7 +116,7 @@ func envelope(k proofline.Kind, ttl time.Duration) *proofline.Envelope {
 		Version: proofline.EnvelopeVersion, Kind: k, ResultID: id,
 		CallbackURL: "http://127.0.0.1:1" + proofline.CallbackPath(k, id),
 		Deadline:    time.Now().Add(ttl).UTC().Round(0), TraceID: "trace-" + id[:8], WorkerVersion: "test-ref",
-		Sealed: []byte("sealed bytes"),
+		ClaimToken: bytes.Repeat([]byte{0xc1}, 32), Sealed: []byte("sealed bytes"),
 	}
 }
 
@@ -167,25 +166,45 @@ func TestEnvelopeRoundTripsThroughTheQueue(t *testing.T) {
 }
 
 // TestRuntimeThroughQueueDeliversOnce runs the real worker runtime behind the
-// consumer: a sealed envelope is opened, proofed (fake vendor edge) and
-// delivered to a callback receiver, which answers 409 on a duplicate.
+// consumer: a sealed envelope is claimed, opened, proofed (fake vendor edge)
+// and delivered to a receiver standing for the IdP, which releases each
+// job's data key once.
 func TestRuntimeThroughQueueDeliversOnce(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	key, _ := seal.Generate("k1")
-	ring, _ := seal.NewKeyRing(key)
 	var posts, stored atomic.Int64
 	done := map[string]bool{}
+	keys := map[string]*proofline.JobKeys{}
 	var mu sync.Mutex
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		posts.Add(1)
 		body, _ := io.ReadAll(r.Body)
-		if r.Header.Get(proofline.HeaderAuthToken) != "address-token-aaaaaaaaaaaa" || !bytes.Contains(body, []byte(`"address_result"`)) {
+		if r.Header.Get(proofline.HeaderAuthToken) != "address-token-aaaaaaaaaaaa" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		id := strings.Split(r.URL.Path, "/")[4]
+		if strings.HasSuffix(r.URL.Path, "/claim") {
+			req, err := proofline.ParseClaimRequest(body)
+			if err != nil || req.Verify(proofline.KindAddress, id, keys[id].ClaimToken) != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			if keys[id].DataKey == nil {
+				w.WriteHeader(http.StatusConflict)
+				return
+			}
+			answer, _ := proofline.AnswerClaim(proofline.KindAddress, id, req, keys[id].DataKey)
+			keys[id].DataKey = nil
+			_, _ = w.Write(answer)
+			return
+		}
+		posts.Add(1)
+		if _, err := proofline.OpenCallback(keys[id].CallbackSecret, proofline.KindAddress, id, r.Method, r.URL.Path, r.Header.Get(proofline.HeaderTimestamp), time.Now(), time.Minute, body); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		if done[r.URL.Path] {
 			w.WriteHeader(http.StatusConflict)
 			return
@@ -197,7 +216,6 @@ func TestRuntimeThroughQueueDeliversOnce(t *testing.T) {
 	t.Cleanup(cb.Close)
 	var proofed atomic.Int64
 	rt, err := worker.New(worker.Options{
-		Sealer: ring,
 		Proofer: proofFunc(func(ctx context.Context, k proofline.Kind, p *proofline.Payload) *proofline.Result {
 			proofed.Add(1)
 			return &proofline.Result{Success: p.Address.Applicant.Phone.Reveal() == "2025550100", Errors: map[string][]string{}}
@@ -212,19 +230,23 @@ func TestRuntimeThroughQueueDeliversOnce(t *testing.T) {
 	c := f.consumer(rt, nil)
 	drv := f.driver(3)
 	id := proofline.NewResultID()
-	env, err := proofline.SealEnvelope(ring, proofline.Envelope{
+	env, jk, err := proofline.SealEnvelope(proofline.Envelope{
 		Kind: proofline.KindAddress, ResultID: id, CallbackURL: cb.URL + proofline.CallbackPath(proofline.KindAddress, id),
 		Deadline: time.Now().Add(time.Minute), TraceID: "t1", WorkerVersion: "test-ref",
-	}, &proofline.Payload{CallbackSecret: bytes.Repeat([]byte{7}, 32), Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "2025550100"}}})
+	}, &proofline.Payload{Address: &proofline.AddressArgs{Applicant: proofline.Applicant{Phone: "2025550100"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	keys[id] = jk
+	mu.Unlock()
 	if err := drv.Send(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "delivery", func() bool { return c.Metrics().Jobs(proofline.KindAddress, queuedispatch.OutcomeDelivered) == 1 })
-	// At-least-once: the same job delivered again (a redelivery after a
-	// lost acknowledgement) meets 409 and still counts as delivered.
+	// At-least-once delivery, at-most-once proofing: the same job delivered
+	// again (a redelivery after a lost acknowledgement) meets 409 at its
+	// claim and is not proofed again.
 	env2 := *env
 	if err := c.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -233,9 +255,9 @@ func TestRuntimeThroughQueueDeliversOnce(t *testing.T) {
 	if err := drv.Send(context.Background(), &env2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "redelivery", func() bool { return c2.Metrics().Jobs(proofline.KindAddress, queuedispatch.OutcomeDelivered) == 1 })
-	if stored.Load() != 1 || posts.Load() != 2 || proofed.Load() != 2 {
-		t.Fatalf("stored %d outcomes from %d posts, %d proofings; want 1 from 2", stored.Load(), posts.Load(), proofed.Load())
+	waitFor(t, "redelivery", func() bool { return c2.Metrics().Jobs(proofline.KindAddress, queuedispatch.OutcomeDuplicate) == 1 })
+	if stored.Load() != 1 || posts.Load() != 1 || proofed.Load() != 1 {
+		t.Fatalf("stored %d outcomes from %d posts, %d proofings; want 1 from 1, proofed once", stored.Load(), posts.Load(), proofed.Load())
 	}
 }
 

@@ -61,8 +61,12 @@ func FreeAddr() (string, error) {
 type Options struct {
 	// Bin is the built proofline binary. Required.
 	Bin string
-	// RedisURL is the shared Redis (result store and queues). Required.
+	// RedisURL is the servers' Redis (result store and queues). Required.
 	RedisURL string
+	// WorkerRedisURL is the queue Redis URL workers get: a user that can
+	// touch only the queue's keys, as README's queue section sets up.
+	// Default RedisURL.
+	WorkerRedisURL string
 	// Dir holds the shared data_dir and process logs. Required.
 	Dir string
 	// QueuePrefix keeps this fleet's queues apart. Default "fleet".
@@ -85,12 +89,12 @@ const (
 
 // Fleet is a running deployment.
 type Fleet struct {
-	o        Options
-	LB       *LB
-	sealKeys string
-	mu       sync.Mutex
-	procs    []*Proc
-	n        atomic.Int64
+	o          Options
+	LB         *LB
+	recordKeys string
+	mu         sync.Mutex
+	procs      []*Proc
+	n          atomic.Int64
 }
 
 // New starts the load balancer; servers and workers are started on demand.
@@ -115,26 +119,39 @@ func New(o Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Fleet{o: o, LB: lb, sealKeys: seal.FormatKeys(k)}, nil
+	if o.WorkerRedisURL == "" {
+		o.WorkerRedisURL = o.RedisURL
+	}
+	return &Fleet{o: o, LB: lb, recordKeys: seal.FormatKeys(k)}, nil
 }
 
-func (f *Fleet) env(extra ...string) []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"PROOFLINE_REDIS_URL=" + f.o.RedisURL,
-		"PROOFLINE_SEAL_KEYS=" + f.sealKeys,
-		"PROOFLINE_API_KEYS=" + APIKey,
-		"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN=" + addressToken,
-		"PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN=" + documentToken,
-		"PROOFLINE_RESOLUTION_PROOF_RESULT_LAMBDA_TOKEN=" + resolutionToken,
-		"PROOFLINE_BASE_URL=" + f.LB.URL(),
-		"PROOFLINE_DATA_DIR=" + filepath.Join(f.o.Dir, "data"),
-		"PROOFLINE_UPLOAD_SIGNING_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("u"), 32)),
-		"PROOFLINE_QUEUE_PROOFING_ENABLED=true",
-		"PROOFLINE_QUEUE_NAME_PREFIX=" + f.o.QueuePrefix,
-		"PROOFLINE_WORKER_CONCURRENCY=" + strconv.Itoa(f.o.WorkerConcurrency),
-		"PROOFLINE_LOG_LEVEL=" + f.o.LogLevel,
+// env is a process's environment by role: servers hold the result store
+// and its keys; workers hold only the queue, the callback tokens and the
+// image directory (keys by role, invariant 11).
+func (f *Fleet) env(role string, extra ...string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	if role == "server" {
+		env = append(env,
+			"PROOFLINE_REDIS_URL="+f.o.RedisURL,
+			"PROOFLINE_RECORD_KEYS="+f.recordKeys,
+			"PROOFLINE_ATTEMPT_HASH_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("h"), 32)),
+			"PROOFLINE_API_KEYS="+APIKey,
+			"PROOFLINE_UPLOAD_SIGNING_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("u"), 32)),
+			"PROOFLINE_QUEUE_PROOFING_ENABLED=true",
+		)
+	} else {
+		env = append(env, "PROOFLINE_QUEUE_REDIS_URL="+f.o.WorkerRedisURL)
 	}
+	env = append(env,
+		"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN="+addressToken,
+		"PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN="+documentToken,
+		"PROOFLINE_RESOLUTION_PROOF_RESULT_LAMBDA_TOKEN="+resolutionToken,
+		"PROOFLINE_BASE_URL="+f.LB.URL(),
+		"PROOFLINE_DATA_DIR="+filepath.Join(f.o.Dir, "data"),
+		"PROOFLINE_QUEUE_NAME_PREFIX="+f.o.QueuePrefix,
+		"PROOFLINE_WORKER_CONCURRENCY="+strconv.Itoa(f.o.WorkerConcurrency),
+		"PROOFLINE_LOG_LEVEL="+f.o.LogLevel,
+	)
 	env = append(env, f.o.Env...)
 	return append(env, extra...)
 }
@@ -173,7 +190,7 @@ func (f *Fleet) start(role string, args []string, addr string, extraEnv ...strin
 		return nil, err
 	}
 	cmd := exec.Command(f.o.Bin, args...)
-	cmd.Env = f.env(extraEnv...)
+	cmd.Env = f.env(role, extraEnv...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {

@@ -179,7 +179,12 @@ func TestFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(rs.Stop)
-	f, err := fleettest.New(fleettest.Options{Bin: bin, RedisURL: rs.URL(), Dir: dir})
+	// Workers run as a Redis user confined to the queue's keys.
+	workerURL, err := rs.QueueUser(context.Background(), "fleetworker", "fleet-worker-pw-0123456789", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fleettest.New(fleettest.Options{Bin: bin, RedisURL: rs.URL(), WorkerRedisURL: workerURL, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

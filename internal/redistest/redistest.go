@@ -187,6 +187,31 @@ func (s *Server) Client() (rueidis.Client, error) {
 	})
 }
 
+// QueueUser creates the Redis user README's queue section gives `proofline
+// worker` processes: it can touch only asynq's keys and channels, never the
+// result store, and runs no admin or dangerous command. With queuePrefix
+// empty it may touch every asynq key (asynq:*); otherwise only the queues
+// named <queuePrefix>-<kind> and asynq's shared bookkeeping keys. It returns
+// the user's redis:// URL (database 0).
+func (s *Server) QueueUser(ctx context.Context, name, password, queuePrefix string) (string, error) {
+	c, err := s.Client()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	keys := []string{"~asynq:*"}
+	if queuePrefix != "" {
+		keys = []string{"~asynq:{" + queuePrefix + "-*}:*", "~asynq:servers*", "~asynq:workers*", "~asynq:queues"}
+	}
+	args := append([]string{"SETUSER", name, "reset", "on", ">" + password}, keys...)
+	args = append(args, "&asynq:*", "+@all", "-@admin", "-@dangerous", "+info", "+client|setname")
+	err = c.Do(ctx, c.B().Arbitrary("ACL").Args(args...).Build()).Error()
+	if err != nil {
+		return "", err
+	}
+	return "redis://" + name + ":" + password + "@" + s.Addr() + "/0", nil
+}
+
 // Dump returns every string key in database 0 with its value, so a test can
 // check that nothing stored holds plaintext.
 func (s *Server) Dump(ctx context.Context) (map[string][]byte, error) {

@@ -140,12 +140,14 @@ func NewRing(t testing.TB, ids ...string) *seal.KeyRing {
 // deadline, a fresh id and a trace id that carries a canary marker.
 func NewPending(now time.Time, deadlineIn time.Duration) resultstore.Pending {
 	return resultstore.Pending{
-		ResultID:    proofline.NewResultID(),
-		Kind:        proofline.KindDocument,
-		RequestedAt: now,
-		Deadline:    now.Add(deadlineIn),
-		SecretHash:  proofline.HashSecret([]byte("per-job-secret-0123456789")),
-		TraceID:     markerTrace,
+		ResultID:       proofline.NewResultID(),
+		Kind:           proofline.KindDocument,
+		RequestedAt:    now,
+		Deadline:       now.Add(deadlineIn),
+		DataKey:        bytes.Repeat([]byte{0xd1}, 32),
+		ClaimToken:     bytes.Repeat([]byte{0xc1}, 32),
+		CallbackSecret: bytes.Repeat([]byte{0x5e}, 32),
+		TraceID:        markerTrace,
 	}
 }
 
@@ -598,6 +600,9 @@ func RunStoreTests(t *testing.T, h Harness) {
 			t.Fatalf("State = %s, Result = %v; want pending without result", rec.State, rec.Result)
 		}
 		checkPending(t, rec.Pending, p)
+		if !bytes.Equal(rec.DataKey, p.DataKey) || !bytes.Equal(rec.ClaimToken, p.ClaimToken) || !bytes.Equal(rec.CallbackSecret, p.CallbackSecret) || !rec.ClaimedAt.IsZero() {
+			t.Fatal("job keys did not round-trip")
+		}
 		o, err := st.Outcome(e.ctx, p.ResultID)
 		must(t, err)
 		if o.Status != proofline.StatusPending || o.ResultID != p.ResultID || o.Kind != p.Kind ||
@@ -621,11 +626,13 @@ func RunStoreTests(t *testing.T, h Harness) {
 		cd := &countingDriver{Driver: e.d}
 		st := resultstore.New(cd, e.ring, resultstore.Options{Now: e.now})
 		for field, mutate := range map[string]func(*resultstore.Pending){
-			"result_id":    func(p *resultstore.Pending) { p.ResultID = "../../etc/passwd" },
-			"kind":         func(p *resultstore.Pending) { p.Kind = "selfie" },
-			"requested_at": func(p *resultstore.Pending) { p.RequestedAt = time.Time{} },
-			"deadline":     func(p *resultstore.Pending) { p.Deadline = p.RequestedAt.Add(-time.Second) },
-			"secret_hash":  func(p *resultstore.Pending) { p.SecretHash = []byte("short") },
+			"result_id":       func(p *resultstore.Pending) { p.ResultID = "../../etc/passwd" },
+			"kind":            func(p *resultstore.Pending) { p.Kind = "selfie" },
+			"requested_at":    func(p *resultstore.Pending) { p.RequestedAt = time.Time{} },
+			"deadline":        func(p *resultstore.Pending) { p.Deadline = p.RequestedAt.Add(-time.Second) },
+			"data_key":        func(p *resultstore.Pending) { p.DataKey = []byte("short") },
+			"claim_token":     func(p *resultstore.Pending) { p.ClaimToken = nil },
+			"callback_secret": func(p *resultstore.Pending) { p.CallbackSecret = make([]byte, 31) },
 		} {
 			p := NewPending(e.now(), time.Minute)
 			mutate(&p)
@@ -742,6 +749,73 @@ func RunStoreTests(t *testing.T, h Harness) {
 		must(t, err)
 		if o.Result.TransactionID != "first" {
 			t.Fatalf("result overwritten: transaction %q", o.Result.TransactionID)
+		}
+	})
+
+	t.Run("ClaimOnceRemovesDataKey", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		st := e.store(0, nil)
+		p := NewPending(e.now(), time.Minute)
+		must(t, st.CreatePending(e.ctx, p))
+		rec, err := st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		errs := race(8, func(int) error { return st.Claim(e.ctx, rec, e.now()) })
+		checkOneWinner(t, errs)
+		claimed, err := st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		if claimed.State != proofline.StatusPending || claimed.ClaimedAt.IsZero() || len(claimed.DataKey) != 0 ||
+			!bytes.Equal(claimed.ClaimToken, p.ClaimToken) || !bytes.Equal(claimed.CallbackSecret, p.CallbackSecret) {
+			t.Fatalf("claimed record: state %s claimed %v data key %d bytes", claimed.State, claimed.ClaimedAt, len(claimed.DataKey))
+		}
+		raw, err := e.d.Get(e.ctx, p.ResultID)
+		must(t, err)
+		if plain, err := e.ring.Open(raw, []byte("proofline/record/v1\x00"+p.ResultID)); err != nil || bytes.Contains(plain, []byte(`"data_key"`)) {
+			t.Fatalf("the stored value does not open, or still holds a data key (%v)", err)
+		}
+		// Claimed: refused again, before reaching the driver; still completes.
+		WantCode(t, st.Claim(e.ctx, claimed, e.now()), proofline.ECONFLICT)
+		must(t, st.Complete(e.ctx, claimed, &proofline.Result{TransactionID: "t"}, e.now()))
+		done, err := st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		if len(done.DataKey)+len(done.ClaimToken)+len(done.CallbackSecret) != 0 || done.ClaimedAt.IsZero() {
+			t.Fatal("the done record holds job keys")
+		}
+		WantCode(t, st.Claim(e.ctx, done, e.now()), proofline.ECONFLICT)
+		// A record completed without a claim holds no keys either.
+		q := NewPending(e.now(), time.Minute)
+		must(t, st.CreatePending(e.ctx, q))
+		rq, err := st.Lookup(e.ctx, q.ResultID)
+		must(t, err)
+		must(t, st.Complete(e.ctx, rq, &proofline.Result{}, e.now()))
+		WantCode(t, st.Claim(e.ctx, rq, e.now()), proofline.ECONFLICT)
+		dq, err := st.Lookup(e.ctx, q.ResultID)
+		must(t, err)
+		if len(dq.DataKey)+len(dq.ClaimToken)+len(dq.CallbackSecret) != 0 {
+			t.Fatal("the done record holds job keys")
+		}
+	})
+
+	t.Run("TimedOutRecordDropsDataKey", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		st := e.store(0, nil)
+		p := NewPending(e.now(), 300*time.Millisecond)
+		must(t, st.CreatePending(e.ctx, p))
+		if e.clk != nil {
+			e.clk.Advance(time.Second)
+		} else {
+			time.Sleep(time.Until(p.Deadline) + 50*time.Millisecond)
+		}
+		o, err := st.Outcome(e.ctx, p.ResultID)
+		must(t, err)
+		if o.Status != proofline.StatusTimedOut {
+			t.Fatalf("status %s", o.Status)
+		}
+		rec, err := st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		if len(rec.DataKey) != 0 {
+			t.Fatal("a timed-out record still holds its data key after a read")
 		}
 	})
 
@@ -1008,16 +1082,19 @@ func RunStoreTests(t *testing.T, h Harness) {
 			return b
 		}
 		cases := map[string]func(k string) []byte{
-			"not sealed":     func(string) []byte { return []byte(`{"v":1,"state":"pending"}`) },
+			"not sealed":     func(string) []byte { return []byte(`{"v":2,"state":"pending"}`) },
 			"empty":          func(string) []byte { return []byte{} },
-			"truncated":      func(k string) []byte { return sealFor(k, `{"v":1}`)[:20] },
-			"bad json":       func(k string) []byte { return sealFor(k, `{"v":1,`) },
-			"bad version":    func(k string) []byte { return sealFor(k, `{"v":2,"state":"pending","kind":"document"}`) },
-			"bad state":      func(k string) []byte { return sealFor(k, `{"v":1,"state":"timed_out","kind":"document"}`) },
-			"bad kind":       func(k string) []byte { return sealFor(k, `{"v":1,"state":"pending","kind":"selfie"}`) },
-			"done no result": func(k string) []byte { return sealFor(k, `{"v":1,"state":"done","kind":"document"}`) },
+			"truncated":      func(k string) []byte { return sealFor(k, `{"v":2}`)[:20] },
+			"bad json":       func(k string) []byte { return sealFor(k, `{"v":2,`) },
+			"bad version":    func(k string) []byte { return sealFor(k, `{"v":1,"state":"pending","kind":"document"}`) },
+			"bad state":      func(k string) []byte { return sealFor(k, `{"v":2,"state":"timed_out","kind":"document"}`) },
+			"bad kind":       func(k string) []byte { return sealFor(k, `{"v":2,"state":"pending","kind":"selfie"}`) },
+			"done no result": func(k string) []byte { return sealFor(k, `{"v":2,"state":"done","kind":"document"}`) },
+			"done with job keys": func(k string) []byte {
+				return sealFor(k, `{"v":2,"state":"done","kind":"document","result":{},"data_key":"0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dE="}`)
+			},
 			"pii not sealed": func(k string) []byte {
-				return sealFor(k, `{"v":1,"state":"done","kind":"document","result":{},"pii":"eyJmaXJzdF9uYW1lIjoieCJ9"}`)
+				return sealFor(k, `{"v":2,"state":"done","kind":"document","result":{},"pii":"eyJmaXJzdF9uYW1lIjoieCJ9"}`)
 			},
 		}
 		for name, value := range cases {
@@ -1093,8 +1170,7 @@ func RunStoreTests(t *testing.T, h Harness) {
 func checkPending(t *testing.T, got, want resultstore.Pending) {
 	t.Helper()
 	if got.ResultID != want.ResultID || got.Kind != want.Kind || got.TraceID != want.TraceID ||
-		!got.RequestedAt.Equal(want.RequestedAt) || !got.Deadline.Equal(want.Deadline) ||
-		!bytes.Equal(got.SecretHash, want.SecretHash) {
+		!got.RequestedAt.Equal(want.RequestedAt) || !got.Deadline.Equal(want.Deadline) {
 		t.Fatalf("pending fields did not round-trip:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -206,7 +206,7 @@ func (e *env) instrument(next http.Handler) http.Handler {
 		e.mu.Unlock()
 		p := r.URL.Path
 		switch {
-		case r.Method == http.MethodPost && strings.HasPrefix(p, "/api/proofing_results/"):
+		case r.Method == http.MethodPost && strings.HasPrefix(p, "/api/proofing_results/") && !strings.HasSuffix(p, "/claim"):
 			e.mark("callback:"+strings.Split(p, "/")[3], now)
 		case r.Method == http.MethodGet && strings.HasPrefix(p, "/verify/") && !strings.HasPrefix(p, "/verify/events/") && !strings.HasPrefix(p, "/verify/status/"):
 			e.mark("page:"+p, now)
