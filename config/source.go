@@ -44,6 +44,9 @@ func checkEnv(environ []string) error {
 	for _, k := range Keys() {
 		known[EnvName(k)] = true
 	}
+	for old := range renamed { // applyEnv says what each became
+		known[EnvName(old)] = true
+	}
 	var unknown []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
