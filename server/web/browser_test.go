@@ -350,3 +350,74 @@ func TestBrowserUploadsToS3(t *testing.T) {
 		t.Fatalf("picked %d images", len(picked))
 	}
 }
+
+// TestBrowserIDBindsIdentity: the ID says SUSAN Q SMITH, born 1985. The
+// person edits the page to put back the inputs it no longer offers, with
+// another person's name, date of birth and ID number, and submits: refused.
+// The flow then reaches done only as the person on the ID.
+func TestBrowserIDBindsIdentity(t *testing.T) {
+	ctx := tab(t)
+	e := start(t, nil)
+	throughDocument(t, ctx, e, susanYAML, false, false)
+	waitPath(t, ctx, "/verify/info")
+
+	// Re-add (or overwrite) the inputs with another person's identity.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		const f = document.getElementById('info');
+		const other = {first_name: 'JANE', middle_name: 'X', last_name: 'DOE', dob: '1970-01-01',
+			state_id_number: 'D1234567', state_id_jurisdiction: 'VA', state_id_type: 'state_id_card'};
+		for (const [name, v] of Object.entries(other)) {
+			let i = f.querySelector('[name="' + name + '"]');
+			if (!i) { i = document.createElement('input'); i.type = 'text'; i.name = name; f.appendChild(i); }
+			i.value = v;
+		}
+		window.prooflineBefore = true;
+	})()`))
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
+	waitJS(t, ctx, `!window.prooflineBefore && document.readyState === 'complete'`)
+	if p, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname")); p != "/verify/info" {
+		t.Fatalf("the forged identity was accepted: on %s, then %s", p, browserToDone(t, ctx))
+	}
+	if got := text(t, ctx, "#general-error"); !strings.Contains(got, "does not match your ID") {
+		t.Errorf("refusal says %q", got)
+	}
+	shot(t, ctx, "10-forged-identity-refused")
+
+	// What the ID says is shown, and no form control carries it.
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`['first_name','middle_name','last_name','dob','state_id_number','state_id_jurisdiction','state_id_type']
+		.filter(n => document.querySelector('[name="' + n + '"]')).length`))
+	if err != nil || n != 0 {
+		t.Errorf("%d inputs for what the ID binds (%v)", n, err)
+	}
+	for sel, want := range map[string]string{"#doc-first_name": "SUSAN", "#doc-last_name": "SMITH", "#doc-dob": "1985-03-04", "#doc-state_id_number": "123456789"} {
+		if got := text(t, ctx, sel); got != want {
+			t.Errorf("%s shows %q, want %q", sel, got, want)
+		}
+	}
+
+	// The honest submission: done as the person on the ID.
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
+	summary := browserToDone(t, ctx)
+	for _, want := range []string{"S•••• Q S••••", "1985-••-••"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("done summary lacks %q: %s", want, summary)
+		}
+	}
+}
+
+// browserToDone goes on from a submitted information step through the phone
+// step and returns the done page's summary (or where it stopped).
+func browserToDone(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	waitJS(t, ctx, `location.pathname === '/verify/phone' || location.pathname === '/verify/info' && !!document.getElementById('general-error') || location.pathname === '/verify/done'`)
+	if p, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname")); p == "/verify/phone" {
+		waitPath(t, ctx, "/verify/phone")
+		do(t, ctx, chromedp.SetValue(chromedp.CSS("#phone"), "7035551212"), chromedp.Click(chromedp.CSS("#submit")))
+		waitPath(t, ctx, "/verify/done")
+	}
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + ': ' + (document.querySelector('.summary') || document.body).innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -299,3 +299,126 @@ func TestSecurity(t *testing.T) {
 		t.Errorf("document page reachable past the limit: %s", c.path)
 	}
 }
+
+// badgerYAML is an ID whose holder the resolution vendor cannot verify: the
+// mock fails a first name containing "Bad".
+const badgerYAML = `document:
+  first_name: BADGER
+  last_name: BROCK
+  address1: 2 OAK ST
+  city: HELENA
+  state: MT
+  zipcode: '59601'
+  dob: '1990-07-08'
+  state_id_number: '987654321'
+  state_id_jurisdiction: MT
+  state_id_type: drivers_license
+`
+
+// boundFields are the information the ID binds: never an input of the form.
+var boundFields = []string{"first_name", "middle_name", "last_name", "dob", "state_id_number", "state_id_jurisdiction", "state_id_type"}
+
+// addressForm is the information form as the page offers it: the address
+// (as shown) and the SSN.
+func addressForm(c *client, ssn string) url.Values {
+	f := url.Values{"csrf_token": {c.csrf()}, "ssn": {ssn}}
+	for _, n := range []string{"address1", "address2", "city", "state", "zipcode"} {
+		f.Set(n, c.field(n))
+	}
+	return f
+}
+
+// toDone drives an accepted information step on through the phone step and
+// returns the summary the done page shows (or the page it stopped on).
+func (c *client) toDone() string {
+	c.t.Helper()
+	c.waitPast()
+	if c.path == "/verify/phone" {
+		c.post("/verify/phone", url.Values{"csrf_token": {c.csrf()}, "phone": {"7035551212"}})
+		c.waitPast()
+	}
+	if m := regexp.MustCompile(`(?s)<dl class="summary">(.*?)</dl>`).FindStringSubmatch(c.body); c.path == "/verify/done" && m != nil {
+		return "done: " + regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1], " ")
+	}
+	return c.path
+}
+
+// TestNoJavaScriptForgedIdentityRefused: the ID says BADGER BROCK, whom the
+// vendor cannot verify. Posting another person's name, date of birth or ID
+// number (the page offers no input for them) is refused; the honest post
+// proofs the ID's person and stops at the vendor's failure. The flow never
+// reaches done.
+func TestNoJavaScriptForgedIdentityRefused(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	c := newClient(t, e)
+	c.get("/")
+	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
+	c.document([]byte(badgerYAML))
+	c.waitPast()
+	if c.path != "/verify/info" {
+		t.Fatalf("after the document: on %s", c.path)
+	}
+	forged := map[string]string{
+		"first_name": "JANE", "middle_name": "X", "last_name": "DOE", "dob": "1970-01-01",
+		"state_id_number": "D1234567", "state_id_jurisdiction": "VA", "state_id_type": "state_id_card",
+	}
+	try := func(name string, f url.Values) {
+		t.Helper()
+		c.post("/verify/info", f)
+		if c.path != "/verify/info" || c.resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("forged %s accepted: %d on %s, then %s", name, c.resp.StatusCode, c.path, c.toDone())
+		}
+		if !strings.Contains(c.body, `id="general-error"`) || !strings.Contains(c.body, "does not match your ID") {
+			t.Errorf("forged %s: the refusal does not say why", name)
+		}
+	}
+	all := addressForm(c, "123-45-6789")
+	for _, n := range boundFields {
+		f := addressForm(c, "123-45-6789")
+		f.Set(n, forged[n])
+		try(n, f)
+		all.Set(n, forged[n])
+	}
+	try("identity", all)
+
+	// The page shows what the ID says, with no input for it.
+	for _, n := range boundFields {
+		if regexp.MustCompile(`<(input|select|textarea)[^>]*name="` + n + `"`).MatchString(c.body) {
+			t.Errorf("the information page has an input for %s", n)
+		}
+	}
+	for _, want := range []string{"BADGER", "BROCK", "1990-07-08", "987654321"} {
+		if !strings.Contains(c.body, want) {
+			t.Errorf("the information page does not show %q from the ID", want)
+		}
+	}
+
+	// The honest post proofs BADGER, whom the vendor cannot verify.
+	c.post("/verify/info", addressForm(c, "123-45-6789"))
+	c.waitPast()
+	if c.path != "/verify/info" || !strings.Contains(c.body, "Unverified first name.") {
+		t.Fatalf("the ID's person: on %s, then %s", c.path, c.toDone())
+	}
+}
+
+// TestNoJavaScriptDocumentMustCarryIdentity: an ID the vendor read without a
+// date of birth, or one that expired, is a failed document: the person stays
+// on the document step with the reason.
+func TestNoJavaScriptDocumentMustCarryIdentity(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	for _, c := range []struct{ name, back, want string }{
+		{"no date of birth", strings.Replace(susanYAML, "  dob: '1985-03-04'\n", "", 1), "date of birth"},
+		{"expired", susanYAML + "  state_id_expiration: '2020-01-31'\n", "Your ID has expired"},
+	} {
+		cl := newClient(t, e)
+		cl.get("/")
+		cl.post("/verify/start", url.Values{"csrf_token": {cl.csrf()}})
+		cl.document([]byte(c.back))
+		cl.waitPast()
+		if cl.path != "/verify/document" || !strings.Contains(cl.body, c.want) {
+			t.Errorf("%s: on %s (%q not shown)", c.name, cl.path, c.want)
+		}
+	}
+}
