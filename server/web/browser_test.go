@@ -70,11 +70,13 @@ func throughDocument(t *testing.T, ctx context.Context, e *env, back string, liv
 	return picked
 }
 
-func submitInfo(t *testing.T, ctx context.Context, first, ssn string) {
+// submitInfo submits the information step with the SSN and, unless empty,
+// another address line (the ID's facts are not the person's to enter).
+func submitInfo(t *testing.T, ctx context.Context, address1, ssn string) {
 	t.Helper()
 	waitPath(t, ctx, "/verify/info")
-	if first != "" {
-		do(t, ctx, chromedp.SetValue(chromedp.CSS("#first_name"), first))
+	if address1 != "" {
+		do(t, ctx, chromedp.SetValue(chromedp.CSS("#address1"), address1))
 	}
 	do(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), ssn), chromedp.Click(chromedp.CSS("#submit")))
 }
@@ -111,8 +113,8 @@ func TestBrowserHappyPath(t *testing.T) {
 	picked := throughDocument(t, ctx, e, susanYAML, false, true)
 
 	waitPath(t, ctx, "/verify/info")
-	if got := value(t, ctx, "#first_name"); got != "SUSAN" {
-		t.Errorf("first_name prefilled with %q, want SUSAN from pii_from_doc", got)
+	if got := text(t, ctx, "#doc-first_name"); got != "SUSAN" {
+		t.Errorf("first_name shown as %q, want SUSAN from pii_from_doc", got)
 	}
 	if got := value(t, ctx, "#zipcode"); got != "59010" {
 		t.Errorf("zipcode prefilled with %q", got)
@@ -239,7 +241,7 @@ func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
 	ctx := tab(t)
 	e := start(t, func(c *config.Config) { c.AsyncWaitTimeoutSeconds = 3 })
 	throughDocument(t, ctx, e, susanYAML, false, false)
-	submitInfo(t, ctx, "Hangman", "123-45-6789")
+	submitInfo(t, ctx, "1 Hang St", "123-45-6789")
 	waitPath(t, ctx, "/verify/wait")
 	waitJS(t, ctx, `!!document.getElementById('wait-status')`)
 	if live, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('wait-status').getAttribute('aria-live')`)); live != "polite" {
@@ -254,10 +256,10 @@ func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
 	do(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
 	// Try again: the form keeps what was entered; a new attempt succeeds.
 	waitPath(t, ctx, "/verify/info")
-	if got := value(t, ctx, "#first_name"); got != "Hangman" {
-		t.Errorf("after Try again first_name = %q", got)
+	if got := value(t, ctx, "#address1"); got != "1 Hang St" {
+		t.Errorf("after Try again address1 = %q", got)
 	}
-	submitInfo(t, ctx, "Susan", "123-45-6789")
+	submitInfo(t, ctx, "1 Main St", "123-45-6789")
 	waitPath(t, ctx, "/verify/phone")
 }
 
@@ -335,8 +337,8 @@ func TestBrowserUploadsToS3(t *testing.T) {
 	}, 0)
 	picked := throughDocument(t, ctx, e, susanYAML, false, false)
 	waitPath(t, ctx, "/verify/info")
-	if got := value(t, ctx, "#first_name"); got != "SUSAN" {
-		t.Fatalf("pii_from_doc did not prefill the form: first_name %q", got)
+	if got := text(t, ctx, "#doc-first_name"); got != "SUSAN" {
+		t.Fatalf("pii_from_doc is not shown: first_name %q", got)
 	}
 	// The worker deleted the images after proofing; nothing is left under the prefix.
 	out, err := s3srv.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
