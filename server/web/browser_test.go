@@ -363,6 +363,23 @@ func TestBrowserIDBindsIdentity(t *testing.T) {
 	throughDocument(t, ctx, e, susanYAML, false, false)
 	waitPath(t, ctx, "/verify/info")
 
+	// A script on the page posts the form with another person's identity
+	// (the page's own CSRF token and address, the forged facts).
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const body = new URLSearchParams(new FormData(document.getElementById('info')));
+		for (const [name, v] of Object.entries({first_name: 'JANE', last_name: 'DOE', dob: '1970-01-01', state_id_number: 'D1234567'})) body.set(name, v);
+		body.set('ssn', '123-45-6789');
+		const r = await fetch('/verify/info', {method: 'POST', body});
+		return r.status + ' ' + new URL(r.url).pathname;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "400 /verify/info" {
+		do(t, ctx, chromedp.Navigate(e.base+"/verify/wait"))
+		t.Fatalf("the forged post was accepted (%s), then %s", got, browserToDone(t, ctx))
+	}
+
 	// Re-add (or overwrite) the inputs with another person's identity.
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => {
 		const f = document.getElementById('info');
