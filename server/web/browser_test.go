@@ -390,10 +390,8 @@ func TestBrowserIDBindsIdentity(t *testing.T) {
 			if (!i) { i = document.createElement('input'); i.type = 'text'; i.name = name; f.appendChild(i); }
 			i.value = v;
 		}
-		window.prooflineBefore = true;
 	})()`))
-	do(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
-	waitJS(t, ctx, `!window.prooflineBefore && document.readyState === 'complete'`)
+	submitted(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
 	if p, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname")); p != "/verify/info" {
 		t.Fatalf("the forged identity was accepted: on %s, then %s", p, browserToDone(t, ctx))
 	}
@@ -415,7 +413,7 @@ func TestBrowserIDBindsIdentity(t *testing.T) {
 	}
 
 	// The honest submission: done as the person on the ID.
-	do(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
+	submitted(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
 	summary := browserToDone(t, ctx)
 	for _, want := range []string{"S•••• Q S••••", "1985-••-••"} {
 		if !strings.Contains(summary, want) {
@@ -424,11 +422,21 @@ func TestBrowserIDBindsIdentity(t *testing.T) {
 	}
 }
 
-// browserToDone goes on from a submitted information step through the phone
-// step and returns the done page's summary (or where it stopped).
+// submitted runs steps that submit the page's form and waits until the next
+// page has loaded.
+func submitted(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.prooflineOldPage = true`))
+	do(t, ctx, steps...)
+	waitJS(t, ctx, `!window.prooflineOldPage && document.readyState === 'complete'`)
+}
+
+// browserToDone goes on from a submitted information step (its next page
+// loaded) through the phone step and returns the done page's summary (or
+// where it stopped).
 func browserToDone(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	waitJS(t, ctx, `location.pathname === '/verify/phone' || location.pathname === '/verify/info' && !!document.getElementById('general-error') || location.pathname === '/verify/done'`)
+	waitJS(t, ctx, `document.readyState === 'complete' && location.pathname !== '/verify/wait'`)
 	if p, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname")); p == "/verify/phone" {
 		waitPath(t, ctx, "/verify/phone")
 		do(t, ctx, chromedp.SetValue(chromedp.CSS("#phone"), "7035551212"), chromedp.Click(chromedp.CSS("#submit")))
