@@ -21,8 +21,9 @@ var IdentityFields = []struct{ Field, Words string }{
 	{"state_id_type", "ID type"},
 }
 
-// MissingIdentity returns the IdentityFields d lacks, in order: empty, or for
-// dob not a real past date (YYYY-MM-DD) as of now. A nil d lacks them all.
+// MissingIdentity returns the IdentityFields d lacks, in order: empty, dob
+// not a real past date (YYYY-MM-DD) as of now, or state_id_jurisdiction not a
+// two-letter code. A nil d lacks them all.
 func (d *DocumentPII) MissingIdentity(now time.Time) []string {
 	var out []string
 	for _, f := range IdentityFields {
@@ -34,7 +35,10 @@ func (d *DocumentPII) MissingIdentity(now time.Time) []string {
 			"first_name": d.FirstName, "last_name": d.LastName, "dob": d.DOB, "state_id_number": d.StateIDNumber,
 			"state_id_jurisdiction": d.StateIDJurisdiction, "state_id_type": d.StateIDType,
 		}[f.Field]
-		if trimmed(v) == "" || (f.Field == "dob" && !ValidDOB(trimmed(v), now)) {
+		switch tv := trimmed(v); {
+		case tv == "",
+			f.Field == "dob" && !ValidDOB(tv, now),
+			f.Field == "state_id_jurisdiction" && !validState(strings.ToUpper(tv)):
 			out = append(out, f.Field)
 		}
 	}

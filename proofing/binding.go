@@ -18,8 +18,12 @@ import (
 // document the request is bound to.
 const MsgDoesNotMatch = "does not match the document"
 
-// FieldDocumentResultID is the request field naming the document result.
-const FieldDocumentResultID = "document_result_id"
+// Fields of the errors about the document itself: the request's
+// document_result_id, or the Document a caller passed.
+const (
+	FieldDocumentResultID = "document_result_id"
+	FieldDocument         = "document"
+)
 
 // Why a document result cannot bind a resolution (field errors on
 // document_result_id; they never echo a value).
@@ -30,7 +34,6 @@ const (
 	msgDocNotSuccess  = "is not a successful document result"
 	msgDocNoIdentity  = "does not carry the name, date of birth and state-ID fields"
 	msgDocExpiredID   = "is an expired ID"
-	fieldDocumentPII  = "document"
 	identityDocPrefix = "identity_doc_"
 )
 
@@ -38,7 +41,7 @@ const (
 // read from the store) or carries (Document). Field errors go to v; the
 // error returned is the store's (unavailable, internal).
 func (s *Service) bindDocument(ctx context.Context, r *ResolutionRequest, v *proofline.ValidationError) error {
-	doc, field := r.Document, fieldDocumentPII
+	doc, field := r.Document, FieldDocument
 	if r.DocumentResultID != "" {
 		field = FieldDocumentResultID
 		d, msg, err := s.storedDocument(ctx, r.DocumentResultID)

@@ -605,7 +605,7 @@ func infoErrors(v *proofline.ValidationError) map[string][]string {
 			if !slices.Contains(out["general"], msgNotYourID) {
 				out["general"] = append(out["general"], msgNotYourID)
 			}
-		case applicantField(&proofline.Applicant{}, f.Field) != nil || f.Field == "document":
+		case applicantField(&proofline.Applicant{}, f.Field) != nil || f.Field == proofing.FieldDocument:
 			if !slices.Contains(out["general"], msgDocumentUnusable) {
 				out["general"] = append(out["general"], msgDocumentUnusable)
 			}

@@ -425,3 +425,28 @@ func TestNoJavaScriptDocumentMustCarryIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestNoJavaScriptDMVAfterDocument: after the document the state-ID (DMV)
+// check runs whenever the ID's jurisdiction is one the DMV vendor supports:
+// an ID number it cannot verify stops the information step. From a
+// jurisdiction it does not support, there is no DMV check to fail.
+func TestNoJavaScriptDMVAfterDocument(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	zeros := strings.Replace(susanYAML, "'123456789'", "'000000000'", 1)
+	for _, c := range []struct{ name, back, wantPath, wantText string }{
+		{"supported jurisdiction", zeros, "/verify/info", "The state ID number could not be verified."},
+		{"unsupported jurisdiction", strings.Replace(zeros, "jurisdiction: MT", "jurisdiction: GU", 1), "/verify/phone", ""},
+	} {
+		cl := newClient(t, e)
+		cl.get("/")
+		cl.post("/verify/start", url.Values{"csrf_token": {cl.csrf()}})
+		cl.document([]byte(c.back))
+		cl.waitPast()
+		cl.post("/verify/info", addressForm(cl, "123-45-6789"))
+		cl.waitPast()
+		if cl.path != c.wantPath || !strings.Contains(cl.body, c.wantText) {
+			t.Errorf("%s: on %s (want %s showing %q)", c.name, cl.path, c.wantPath, c.wantText)
+		}
+	}
+}
