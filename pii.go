@@ -67,6 +67,15 @@ type Applicant struct {
 	EyeColor          PII `json:"eye_color,omitempty"`
 	StateIDIssued     PII `json:"state_id_issued,omitempty"`
 	StateIDExpiration PII `json:"state_id_expiration,omitempty"`
+	// The address printed on the ID, when it is not the residential address
+	// above (Login.gov's dual-address rule): the state-ID (DMV) check is sent
+	// this address, resolution the residential one. Empty: the ID's address
+	// is the residential address.
+	IdentityDocAddress1     PII `json:"identity_doc_address1,omitempty"`
+	IdentityDocAddress2     PII `json:"identity_doc_address2,omitempty"`
+	IdentityDocCity         PII `json:"identity_doc_city,omitempty"`
+	IdentityDocAddressState PII `json:"identity_doc_address_state,omitempty"`
+	IdentityDocZipcode      PII `json:"identity_doc_zipcode,omitempty"`
 }
 
 func (Applicant) String() string                  { return "Applicant" + Redacted }

@@ -31,6 +31,12 @@ type applicantWire struct {
 	EyeColor            string `json:"eye_color,omitempty"`
 	StateIDIssued       string `json:"state_id_issued,omitempty"`
 	StateIDExpiration   string `json:"state_id_expiration,omitempty"`
+
+	IdentityDocAddress1     string `json:"identity_doc_address1,omitempty"`
+	IdentityDocAddress2     string `json:"identity_doc_address2,omitempty"`
+	IdentityDocCity         string `json:"identity_doc_city,omitempty"`
+	IdentityDocAddressState string `json:"identity_doc_address_state,omitempty"`
+	IdentityDocZipcode      string `json:"identity_doc_zipcode,omitempty"`
 }
 
 func (a *Applicant) wire() applicantWire {
@@ -42,6 +48,9 @@ func (a *Applicant) wire() applicantWire {
 		StateIDType: string(a.StateIDType), NameSuffix: string(a.NameSuffix), Sex: string(a.Sex),
 		Height: string(a.Height), Weight: string(a.Weight), EyeColor: string(a.EyeColor),
 		StateIDIssued: string(a.StateIDIssued), StateIDExpiration: string(a.StateIDExpiration),
+		IdentityDocAddress1: string(a.IdentityDocAddress1), IdentityDocAddress2: string(a.IdentityDocAddress2),
+		IdentityDocCity: string(a.IdentityDocCity), IdentityDocAddressState: string(a.IdentityDocAddressState),
+		IdentityDocZipcode: string(a.IdentityDocZipcode),
 	}
 }
 

@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		CallbackTokens: tokens, CallbackBaseURL: a.BaseURL, Timeout: timeout,
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
 		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics, TracerProvider: tp,
-		Attempts: limiter,
+		Attempts: limiter, StateIDJurisdictions: stateIDJurisdictions(cfg),
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,16 @@ const (
 	msgImageUndecrypt  = "%s image could not be decrypted"
 )
 
+// Document failures the proofer adds after the vendor passed a document, under
+// fieldGeneral ("general", the document as a whole).
+const (
+	// MsgIDExpired: the ID's state_id_expiration is before today.
+	MsgIDExpired = "Your ID has expired"
+	// msgIdentityUnread names the identity fields the vendor could not read.
+	msgIdentityUnread = "We could not read your %s from your ID. Take new photos of your ID, or use another ID."
+	fieldGeneral      = "general"
+)
+
 // Proofer runs one job's vendor calls and turns whatever happened into a
 // proofline.Result. The zero value of the optional fields is usable; the
 // vendors of the kinds it proofs (and Images for documents) must be set.
@@ -93,10 +103,14 @@ type stageTiming struct {
 //   - resolution: the resolution stage, then the state_id stage when
 //     should_proof_state_id and the first passed; with dob_year_only (and
 //     should_proof_state_id) state_id runs first and resolution only if it passed.
+//     Resolution is sent the residential address, state_id the address on
+//     the ID when the applicant carries one (identity_doc_*).
 //   - address: one address stage.
 //   - document: images read by key, decrypted (AES-256-GCM, the job's key and
 //     each image's 12-byte IV, no additional data), one document stage; every
-//     image is deleted afterwards whatever happened.
+//     image is deleted afterwards whatever happened. A document the vendor
+//     passed still fails when pii_from_doc lacks a name, date of birth or
+//     state-ID field, or the ID expired before today (checkDocument).
 //
 // Before each vendor call the job deadline is checked; a call that can no
 // longer be made is skipped and reported as a timed-out stage.
@@ -142,8 +156,9 @@ func (p *Proofer) proofResolution(ctx context.Context, j *job, args *proofline.R
 			j.exception(MsgNotConfigured)
 			return false
 		}
+		sa := stateIDApplicant(a)
 		return p.runStage(ctx, j, StageStateID, p.StateID, func(ctx context.Context) (*VendorResult, error) {
-			vr, err := p.StateID.VerifyStateID(ctx, a)
+			vr, err := p.StateID.VerifyStateID(ctx, sa)
 			verified = vr
 			return vr, err
 		}) != nil
@@ -181,6 +196,20 @@ func (p *Proofer) proofResolution(ctx context.Context, j *job, args *proofline.R
 		}
 	}
 	j.res.Success = ok && j.res.Exception == nil && len(j.res.Errors) == 0
+}
+
+// stateIDApplicant is the applicant the state-ID (DMV) check is sent: with
+// the address printed on the ID when the applicant carries one
+// (identity_doc_*), as Login.gov's dual-address rule does; resolution keeps
+// the residential address.
+func stateIDApplicant(a *proofline.Applicant) *proofline.Applicant {
+	if a.IdentityDocAddress1 == "" {
+		return a
+	}
+	sa := *a
+	sa.Address1, sa.Address2, sa.City = a.IdentityDocAddress1, a.IdentityDocAddress2, a.IdentityDocCity
+	sa.State, sa.Zipcode = a.IdentityDocAddressState, a.IdentityDocZipcode
+	return &sa
 }
 
 // covers reports whether verified holds every attribute of needed.
@@ -265,6 +294,32 @@ func (p *Proofer) proofDocument(ctx context.Context, j *job, args *proofline.Doc
 		return p.Document.AuthenticateDocument(ctx, di)
 	})
 	j.res.Success = vr != nil && j.res.Exception == nil
+	if j.res.Success {
+		p.checkDocument(j, vr.PIIFromDoc)
+	}
+}
+
+// checkDocument fails a document the vendor passed when it cannot bind an
+// identity (invariant 8): pii_from_doc lacks a name, date of birth or
+// state-ID field, or the ID expired before today. It holds for every
+// document vendor, since it reads only what the vendor answered.
+func (p *Proofer) checkDocument(j *job, pii *proofline.DocumentPII) {
+	now := p.now()
+	if missing := pii.MissingIdentity(now); len(missing) > 0 {
+		var words []string
+		for _, f := range proofline.IdentityFields {
+			if slices.Contains(missing, f.Field) {
+				words = append(words, f.Words)
+			}
+		}
+		j.res.AddError(fieldGeneral, fmt.Sprintf(msgIdentityUnread, strings.Join(words, ", ")))
+		j.res.Success = false
+		return
+	}
+	if pii.ExpiredBefore(now) {
+		j.res.AddError(fieldGeneral, MsgIDExpired)
+		j.res.Success = false
+	}
 }
 
 // readImage reads and decrypts one image; on failure it returns a safe

@@ -57,6 +57,11 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// Attempts limits attempts per person and per client IP; nil: no limits.
 	Attempts *attempts.Limiter
+	// StateIDJurisdictions are the jurisdictions the state-ID (DMV) vendor
+	// supports: a resolution bound to a document proofs the state ID
+	// whenever the document's jurisdiction is one of them. nil: every
+	// jurisdiction (the state-ID stage always runs after a document).
+	StateIDJurisdictions []string
 }
 
 // Observer is told of what the service counts. Reasons for a refused
@@ -124,6 +129,12 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if js := opts.StateIDJurisdictions; js != nil {
+		opts.StateIDJurisdictions = make([]string, 0, len(js))
+		for _, j := range js {
+			opts.StateIDJurisdictions = append(opts.StateIDJurisdictions, strings.ToUpper(strings.TrimSpace(j)))
+		}
+	}
 	svc := &Service{opts: opts, tokens: tokens, tracer: tracing.Tracer(opts.TracerProvider)}
 	svc.stats.obs = opts.Observer
 	return svc, nil
@@ -169,6 +180,14 @@ type ResolutionRequest struct {
 	Applicant          proofline.Applicant `json:"applicant"`
 	ShouldProofStateID bool                `json:"should_proof_state_id"`
 	DOBYearOnly        bool                `json:"dob_year_only"`
+	// DocumentResultID binds the applicant to a done, successful document
+	// result (see bindDocument); starting the resolution consumes it.
+	DocumentResultID string `json:"document_result_id,omitempty"`
+	// Document binds the applicant to document PII the caller keeps sealed
+	// itself (the web flow's session cookie), as DocumentResultID does
+	// (which wins when both are set); its errors name the field "document".
+	// It never comes from a request body.
+	Document *proofline.DocumentPII `json:"-"`
 }
 
 // AddressRequest starts an address (phone) job.
@@ -206,11 +225,24 @@ var personRefRE = regexp.MustCompile(`^[A-Za-z0-9:_-]{0,128}$`)
 
 // StartResolution validates r and starts a resolution job. Validation
 // failures are a *proofline.ValidationError naming each bad field.
+//
+// With DocumentResultID (or Document) the names, date of birth and state-ID
+// fields are the document's: a request value that differs is a field error
+// "does not match the document", and the state-ID stage runs whenever the
+// document's jurisdiction is one of StateIDJurisdictions. A DocumentResultID
+// must name a done, successful document result that is still stored; it is
+// deleted before the job starts, so it binds one resolution only.
 func (s *Service) StartResolution(ctx context.Context, r ResolutionRequest) (*Started, error) {
 	var v proofline.ValidationError
+	if err := s.bindDocument(ctx, &r, &v); err != nil {
+		return nil, err
+	}
 	r.Applicant.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: r.ShouldProofStateID}, s.opts.Now(), "", &v)
 	r.Attempt.validate(&v)
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.consumeDocument(ctx, r.DocumentResultID); err != nil {
 		return nil, err
 	}
 	return s.start(ctx, proofline.KindResolution, r.Attempt, &proofline.Payload{Resolution: &proofline.ResolutionArgs{

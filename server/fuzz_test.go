@@ -18,6 +18,8 @@ func FuzzStartRequests(f *testing.F) {
 	f.Add([]byte(`{"applicant":{"phone":"7035550100"}}`), uint8(1))
 	f.Add([]byte(`{"capture_id":"00000000000000000000000000000000","encryption_key":"AAAA","front_image_url":"http://x/uploads/a/front"}`), uint8(2))
 	f.Add([]byte(`{"applicant":{"dob":1}}`), uint8(0))
+	f.Add([]byte(`{"document_result_id":"AAAAAAAAAAAAAAAAAAAAAA","applicant":{"ssn":"123456789","first_name":"A"}}`), uint8(0))
+	f.Add([]byte(`{"document_result_id":7}`), uint8(0))
 	f.Add([]byte(`{"applicant":[]}`), uint8(1))
 	f.Add([]byte(`{`), uint8(2))
 	f.Fuzz(func(t *testing.T, body []byte, which uint8) {

@@ -349,7 +349,8 @@ func TestLambdaEndToEnd(t *testing.T) {
 		req := map[string]any{"capture_id": capID, "encryption_key": base64.StdEncoding.EncodeToString(key), "liveness_checking_enabled": false}
 		images := map[string][]byte{
 			"front": []byte("front image bytes"),
-			"back":  []byte("document:\n  first_name: " + strings.ToUpper(marker) + "\n  last_name: DOE\n  state: VA\n"),
+			"back": []byte("document:\n  first_name: " + strings.ToUpper(marker) + "\n  last_name: DOE\n  state: VA\n  dob: '1980-06-15'\n" +
+				"  state_id_number: D1234567\n  state_id_jurisdiction: VA\n  state_id_type: drivers_license\n"),
 		}
 		for side, img := range images {
 			raw, _ := json.Marshal(capture["uploads"].(map[string]any)[side])

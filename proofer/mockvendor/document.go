@@ -63,8 +63,11 @@ func DefaultPII() *proofline.DocumentPII {
 // mapping of at most MaxYAMLBytes with any of these top-level keys:
 //
 //	document:          # → pii_from_doc; keys first_name, middle_name, last_name,
-//	  first_name: JANE #   address1, city, state, zipcode, dob, state_id_number,
-//	  ...              #   state_id_jurisdiction, state_id_type (scalars; others ignored)
+//	  first_name: JANE #   address1, address2, city, state, zipcode, dob,
+//	  ...              #   state_id_number, state_id_jurisdiction, state_id_type,
+//	                   #   state_id_expiration, state_id_issued (YYYY-MM-DD),
+//	                   #   name_suffix, sex, height, issuing_country_code
+//	                   #   (scalars; others ignored)
 //	friendly_error: "Your ID is expired."     # → failure, errors {"general": [message]}
 //	failed_alerts:                            # → raw_alerts + failure
 //	  - name: 2D Barcode Read
@@ -76,6 +79,11 @@ func DefaultPII() *proofline.DocumentPII {
 // document: was given); otherwise the result passes with pii_from_doc from
 // document:. Anything else — not UTF-8, not YAML, too large, a YAML scalar, a
 // mapping without those keys, a real JPEG — passes with DefaultPII.
+//
+// The mock only reads; what a document must carry is the proofer's rule, for
+// every vendor: a document: without first_name, last_name, a real dob,
+// state_id_number, state_id_jurisdiction or state_id_type, or with a
+// state_id_expiration before today, fails there.
 //
 // Parsing is bounded (size cap; aliases are not expanded; a parser panic is
 // recovered and counts as "not YAML").
@@ -212,6 +220,13 @@ func readPII(m *yaml.Node) *proofline.DocumentPII {
 		"state_id_number":       &p.StateIDNumber,
 		"state_id_jurisdiction": &p.StateIDJurisdiction,
 		"state_id_type":         &p.StateIDType,
+		"address2":              &p.Address2,
+		"name_suffix":           &p.NameSuffix,
+		"sex":                   &p.Sex,
+		"height":                &p.Height,
+		"state_id_expiration":   &p.StateIDExpiration,
+		"state_id_issued":       &p.StateIDIssued,
+		"issuing_country_code":  &p.IssuingCountryCode,
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]

@@ -4,8 +4,10 @@
 // that existing sandbox test data keeps working.
 //
 // Resolution (ResolutionMock):
-//   - a first name containing "Hang" waits until the job's context is done
-//     (the job deadline), then times out: the person sees the timeout screen;
+//   - a first name or address1 containing "Hang" waits until the job's
+//     context is done (the job deadline), then times out: the person sees the
+//     timeout screen (address1, because in the web flow the name is the ID's
+//     and only the address and SSN are the person's to enter);
 //   - a first name containing "Fail", or SSN 000-00-0000, is an exception
 //     ("Failed to contact proofing vendor");
 //   - a first name containing "Time" is a vendor timeout;
@@ -62,7 +64,8 @@ const (
 // Magic values.
 const (
 	// HangMarker in a first name makes the resolution and address mocks wait
-	// for the job deadline (the delivery-fault sandbox).
+	// for the job deadline (the delivery-fault sandbox); in address1 it makes
+	// the resolution mock wait.
 	HangMarker = "Hang"
 	// UnverifiedPhone fails the phone field.
 	UnverifiedPhone = "7035555555"
@@ -134,7 +137,7 @@ func (m *Resolution) Resolve(ctx context.Context, a *proofline.Applicant) (*proo
 		a = &proofline.Applicant{}
 	}
 	first := a.FirstName.Reveal()
-	if strings.Contains(first, HangMarker) {
+	if strings.Contains(first, HangMarker) || strings.Contains(a.Address1.Reveal(), HangMarker) {
 		return nil, hang(ctx, ResolutionName)
 	}
 	ssn := digits(a.SSN.Reveal())

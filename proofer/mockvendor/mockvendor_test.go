@@ -246,6 +246,21 @@ func TestHangWaitsForDeadline(t *testing.T) {
 	}
 }
 
+// TestHangInAddress: in the web flow the name is the ID's, so the person
+// reaches the delivery-fault sandbox through the address they enter.
+func TestHangInAddress(t *testing.T) {
+	t.Parallel()
+	a := passingApplicant()
+	a.Address1 = "1 Hang St"
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	vr, err := (&Resolution{}).Resolve(ctx, &a)
+	if ctx.Err() == nil {
+		t.Fatal("returned before the deadline")
+	}
+	check(t, vr, err, timedOut, nil, ResolutionName, "")
+}
+
 func TestHangIsCaseSensitive(t *testing.T) {
 	t.Parallel()
 	a := passingApplicant()
@@ -347,6 +362,9 @@ func TestDocument(t *testing.T) {
 			[]proofline.Alert{{Name: "2D Barcode Read", Result: "Attention"}, {Name: "Visible Pattern", Result: "Failed", Side: "front"}}},
 		{"empty failed_alerts passes", []byte("failed_alerts: []\n"), DocResultPassed, nil, DefaultPII(), nil},
 		{"alias", []byte("x: &n JO\ndocument:\n  first_name: *n\n"), DocResultPassed, nil, &proofline.DocumentPII{FirstName: "JO"}, nil},
+		{"optional ID facts", []byte("document:\n  first_name: ANN\n  address2: APT 2\n  name_suffix: JR\n  sex: F\n  height: '506'\n  state_id_issued: 2019-05-06\n  state_id_expiration: 2020-01-31\n  issuing_country_code: USA\n"),
+			DocResultPassed, nil, &proofline.DocumentPII{FirstName: "ANN", Address2: "APT 2", NameSuffix: "JR", Sex: "F", Height: "506",
+				StateIDIssued: "2019-05-06", StateIDExpiration: "2020-01-31", IssuingCountryCode: "USA"}, nil},
 		{"not a mapping", []byte("just some text"), DocResultPassed, nil, DefaultPII(), nil},
 		{"mapping without keys", []byte("foo: bar\n"), DocResultPassed, nil, DefaultPII(), nil},
 		{"document not a mapping", []byte("document: yes\n"), DocResultPassed, nil, DefaultPII(), nil},

@@ -70,11 +70,13 @@ func throughDocument(t *testing.T, ctx context.Context, e *env, back string, liv
 	return picked
 }
 
-func submitInfo(t *testing.T, ctx context.Context, first, ssn string) {
+// submitInfo submits the information step with the SSN and, unless empty,
+// another address line (the ID's facts are not the person's to enter).
+func submitInfo(t *testing.T, ctx context.Context, address1, ssn string) {
 	t.Helper()
 	waitPath(t, ctx, "/verify/info")
-	if first != "" {
-		do(t, ctx, chromedp.SetValue(chromedp.CSS("#first_name"), first))
+	if address1 != "" {
+		do(t, ctx, chromedp.SetValue(chromedp.CSS("#address1"), address1))
 	}
 	do(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), ssn), chromedp.Click(chromedp.CSS("#submit")))
 }
@@ -111,8 +113,8 @@ func TestBrowserHappyPath(t *testing.T) {
 	picked := throughDocument(t, ctx, e, susanYAML, false, true)
 
 	waitPath(t, ctx, "/verify/info")
-	if got := value(t, ctx, "#first_name"); got != "SUSAN" {
-		t.Errorf("first_name prefilled with %q, want SUSAN from pii_from_doc", got)
+	if got := text(t, ctx, "#doc-first_name"); got != "SUSAN" {
+		t.Errorf("first_name shown as %q, want SUSAN from pii_from_doc", got)
 	}
 	if got := value(t, ctx, "#zipcode"); got != "59010" {
 		t.Errorf("zipcode prefilled with %q", got)
@@ -239,7 +241,7 @@ func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
 	ctx := tab(t)
 	e := start(t, func(c *config.Config) { c.AsyncWaitTimeoutSeconds = 3 })
 	throughDocument(t, ctx, e, susanYAML, false, false)
-	submitInfo(t, ctx, "Hangman", "123-45-6789")
+	submitInfo(t, ctx, "1 Hang St", "123-45-6789")
 	waitPath(t, ctx, "/verify/wait")
 	waitJS(t, ctx, `!!document.getElementById('wait-status')`)
 	if live, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('wait-status').getAttribute('aria-live')`)); live != "polite" {
@@ -254,10 +256,10 @@ func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
 	do(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
 	// Try again: the form keeps what was entered; a new attempt succeeds.
 	waitPath(t, ctx, "/verify/info")
-	if got := value(t, ctx, "#first_name"); got != "Hangman" {
-		t.Errorf("after Try again first_name = %q", got)
+	if got := value(t, ctx, "#address1"); got != "1 Hang St" {
+		t.Errorf("after Try again address1 = %q", got)
 	}
-	submitInfo(t, ctx, "Susan", "123-45-6789")
+	submitInfo(t, ctx, "1 Main St", "123-45-6789")
 	waitPath(t, ctx, "/verify/phone")
 }
 
@@ -335,8 +337,8 @@ func TestBrowserUploadsToS3(t *testing.T) {
 	}, 0)
 	picked := throughDocument(t, ctx, e, susanYAML, false, false)
 	waitPath(t, ctx, "/verify/info")
-	if got := value(t, ctx, "#first_name"); got != "SUSAN" {
-		t.Fatalf("pii_from_doc did not prefill the form: first_name %q", got)
+	if got := text(t, ctx, "#doc-first_name"); got != "SUSAN" {
+		t.Fatalf("pii_from_doc is not shown: first_name %q", got)
 	}
 	// The worker deleted the images after proofing; nothing is left under the prefix.
 	out, err := s3srv.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
@@ -349,4 +351,100 @@ func TestBrowserUploadsToS3(t *testing.T) {
 	if len(picked) != 2 {
 		t.Fatalf("picked %d images", len(picked))
 	}
+}
+
+// TestBrowserIDBindsIdentity: the ID says SUSAN Q SMITH, born 1985. The
+// person edits the page to put back the inputs it no longer offers, with
+// another person's name, date of birth and ID number, and submits: refused.
+// The flow then reaches done only as the person on the ID.
+func TestBrowserIDBindsIdentity(t *testing.T) {
+	ctx := tab(t)
+	e := start(t, nil)
+	throughDocument(t, ctx, e, susanYAML, false, false)
+	waitPath(t, ctx, "/verify/info")
+
+	// A script on the page posts the form with another person's identity
+	// (the page's own CSRF token and address, the forged facts).
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const body = new URLSearchParams(new FormData(document.getElementById('info')));
+		for (const [name, v] of Object.entries({first_name: 'JANE', last_name: 'DOE', dob: '1970-01-01', state_id_number: 'D1234567'})) body.set(name, v);
+		body.set('ssn', '123-45-6789');
+		const r = await fetch('/verify/info', {method: 'POST', body});
+		return r.status + ' ' + new URL(r.url).pathname;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "400 /verify/info" {
+		do(t, ctx, chromedp.Navigate(e.base+"/verify/wait"))
+		t.Fatalf("the forged post was accepted (%s), then %s", got, browserToDone(t, ctx))
+	}
+
+	// Re-add (or overwrite) the inputs with another person's identity.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		const f = document.getElementById('info');
+		const other = {first_name: 'JANE', middle_name: 'X', last_name: 'DOE', dob: '1970-01-01',
+			state_id_number: 'D1234567', state_id_jurisdiction: 'VA', state_id_type: 'state_id_card'};
+		for (const [name, v] of Object.entries(other)) {
+			let i = f.querySelector('[name="' + name + '"]');
+			if (!i) { i = document.createElement('input'); i.type = 'text'; i.name = name; f.appendChild(i); }
+			i.value = v;
+		}
+	})()`))
+	submitted(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
+	if p, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname")); p != "/verify/info" {
+		t.Fatalf("the forged identity was accepted: on %s, then %s", p, browserToDone(t, ctx))
+	}
+	if got := text(t, ctx, "#general-error"); !strings.Contains(got, "does not match your ID") {
+		t.Errorf("refusal says %q", got)
+	}
+	shot(t, ctx, "10-forged-identity-refused")
+
+	// What the ID says is shown, and no form control carries it.
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`['first_name','middle_name','last_name','dob','state_id_number','state_id_jurisdiction','state_id_type']
+		.filter(n => document.querySelector('[name="' + n + '"]')).length`))
+	if err != nil || n != 0 {
+		t.Errorf("%d inputs for what the ID binds (%v)", n, err)
+	}
+	for sel, want := range map[string]string{"#doc-first_name": "SUSAN", "#doc-last_name": "SMITH", "#doc-dob": "1985-03-04", "#doc-state_id_number": "123456789"} {
+		if got := text(t, ctx, sel); got != want {
+			t.Errorf("%s shows %q, want %q", sel, got, want)
+		}
+	}
+
+	// The honest submission: done as the person on the ID.
+	submitted(t, ctx, chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
+	summary := browserToDone(t, ctx)
+	for _, want := range []string{"S•••• Q S••••", "1985-••-••"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("done summary lacks %q: %s", want, summary)
+		}
+	}
+}
+
+// submitted runs steps that submit the page's form and waits until the next
+// page has loaded.
+func submitted(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.prooflineOldPage = true`))
+	do(t, ctx, steps...)
+	waitJS(t, ctx, `!window.prooflineOldPage && document.readyState === 'complete'`)
+}
+
+// browserToDone goes on from a submitted information step (its next page
+// loaded) through the phone step and returns the done page's summary (or
+// where it stopped).
+func browserToDone(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	waitJS(t, ctx, `document.readyState === 'complete' && location.pathname !== '/verify/wait'`)
+	if p, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.pathname")); p == "/verify/phone" {
+		waitPath(t, ctx, "/verify/phone")
+		do(t, ctx, chromedp.SetValue(chromedp.CSS("#phone"), "7035551212"), chromedp.Click(chromedp.CSS("#submit")))
+		waitPath(t, ctx, "/verify/done")
+	}
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + ': ' + (document.querySelector('.summary') || document.body).innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -315,10 +316,16 @@ func (h *Handler) apply(q *request, o *proofline.Outcome) {
 		outcome = "success"
 		switch p.Kind {
 		case proofline.KindDocument:
-			q.s.Doc = personOfDoc(r.PIIFromDoc)
-			if q.s.Doc == nil {
-				q.s.Doc = &person{}
+			// The worker's proofer already fails a document that cannot
+			// bind an identity; this holds even for one that did not.
+			if now := h.opts.Now(); len(r.PIIFromDoc.MissingIdentity(now)) > 0 || r.PIIFromDoc.ExpiredBefore(now) {
+				outcome = "failure"
+				q.s.Failures = append(q.s.Failures, now.Unix())
+				q.s.Errors = map[string][]string{"general": {msgDocumentUnusable}}
+				return
 			}
+			q.s.Doc = personOfDoc(r.PIIFromDoc)
+			q.s.Person = nil
 			q.s.Step = stepInfo
 		case proofline.KindResolution:
 			q.s.Step = stepPhone
@@ -400,18 +407,43 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprintf(w, "{\"state\":%q}\n", state)
 }
 
-// infoFields are the fields of the information form, in order.
+// infoFields are the fields of the information form, in order: the
+// residential address and the SSN. Names, date of birth and the ID's number,
+// state and type are the document's (fromID), shown but not editable.
 var infoFields = []struct{ Name, Label, Auto, Hint string }{
-	{"first_name", "First name", "given-name", ""},
-	{"middle_name", "Middle name (optional)", "additional-name", ""},
-	{"last_name", "Last name", "family-name", ""},
-	{"dob", "Date of birth", "bday", "YYYY-MM-DD"},
 	{"address1", "Address", "address-line1", ""},
 	{"address2", "Address line 2 (optional)", "address-line2", ""},
 	{"city", "City", "address-level2", ""},
 	{"state", "State", "address-level1", "Two letters, like VA"},
 	{"zipcode", "ZIP code", "postal-code", ""},
 	{"ssn", "Social Security number", "off", "9 digits, like 123-45-6789"},
+}
+
+// fromID are the facts the document binds, as the information page shows
+// them. A POST that carries any of them with another value is refused.
+var fromID = []struct{ Name, Label string }{
+	{"first_name", "First name"},
+	{"middle_name", "Middle name"},
+	{"last_name", "Last name"},
+	{"dob", "Date of birth"},
+	{"state_id_number", "ID number"},
+	{"state_id_jurisdiction", "Issued by"},
+	{"state_id_type", "ID type"},
+}
+
+// Messages of the information step.
+const (
+	// msgNotYourID: a POST carried a name, date of birth or ID field that
+	// differs from the ID.
+	msgNotYourID = "What you sent does not match your ID. Your name, date of birth and ID number come from your ID and cannot be changed here; to use another ID, start over."
+	// msgDocumentUnusable: the document result cannot bind an identity.
+	msgDocumentUnusable = "We could not read your name, date of birth and ID number from your ID. Add photos of your ID again."
+)
+
+// idTypes are the words for state_id_type values.
+var idTypes = map[string]string{
+	"drivers_license": "Driver's license", "drivers_permit": "Driver's permit",
+	"state_id_card": "State ID card", "identification_card": "Identification card",
 }
 
 type fieldView struct {
@@ -425,6 +457,8 @@ func (p *person) field(name string) *string {
 		"first_name": &p.FirstName, "middle_name": &p.MiddleName, "last_name": &p.LastName,
 		"dob": &p.DOB, "address1": &p.Address1, "address2": &p.Address2, "city": &p.City,
 		"state": &p.State, "zipcode": &p.Zipcode, "ssn": &p.SSN, "phone": &p.Phone,
+		"state_id_number": &p.StateIDNumber, "state_id_jurisdiction": &p.StateIDJurisdiction,
+		"state_id_type": &p.StateIDType,
 	}[name]
 }
 
@@ -456,8 +490,18 @@ func general(errs map[string][]string, fields ...string) []string {
 	return out
 }
 
+// infoView is what the information page needs.
+type infoView struct {
+	FromID []fieldView // read-only
+	Fields []fieldView // the form
+}
+
 func (h *Handler) info(q *request) {
 	if !h.at(q, "/verify/info") {
+		return
+	}
+	if q.s.Doc == nil {
+		h.redirect(q, "/")
 		return
 	}
 	p := q.s.Person
@@ -467,51 +511,109 @@ func (h *Handler) info(q *request) {
 	h.renderInfo(q, http.StatusOK, p, takeErrors(q.s))
 }
 
+// renderInfo shows the ID's facts from the session's Doc and the form with
+// p's address and SSN.
 func (h *Handler) renderInfo(q *request, status int, p *person, errs map[string][]string) {
-	if p == nil {
-		p = &person{}
+	doc := q.s.Doc
+	var v infoView
+	for _, f := range fromID {
+		val := doc.get(f.Name)
+		if f.Name == "state_id_type" && idTypes[val] != "" {
+			val = idTypes[val]
+		}
+		if val == "" && f.Name == "middle_name" {
+			continue
+		}
+		v.FromID = append(v.FromID, fieldView{Name: f.Name, Label: f.Label, Value: val})
 	}
-	var fields []fieldView
 	var names []string
 	for _, f := range infoFields {
-		fields = append(fields, fieldView{Name: f.Name, Label: f.Label, Auto: f.Auto, Hint: f.Hint, Value: p.get(f.Name), Errors: errs[f.Name]})
+		v.Fields = append(v.Fields, fieldView{Name: f.Name, Label: f.Label, Auto: f.Auto, Hint: f.Hint, Value: p.get(f.Name), Errors: errs[f.Name]})
 		names = append(names, f.Name)
 	}
-	h.render(q, status, "info", view{Title: "Verify your information", Step: 2, Errors: map[string][]string{"general": general(errs, names...)}, Data: fields})
+	h.render(q, status, "info", view{Title: "Verify your information", Step: 2, Errors: map[string][]string{"general": general(errs, names...)}, Data: v})
 }
 
+// postInfo starts the resolution of the ID's person (the session's Doc) at
+// the address given, with the SSN given. The form has no input for the
+// names, date of birth or ID fields; a POST that carries one with a value
+// other than the ID's is refused (400, the form again, nothing started): the
+// service binds the applicant to the document and names the field that
+// differs. The state-ID (DMV) stage runs whenever the ID's jurisdiction is
+// one the DMV vendor supports, and is sent the ID's address.
 func (h *Handler) postInfo(q *request) {
 	if !h.at(q, "/verify/info") {
 		return
 	}
+	if q.s.Doc == nil {
+		h.redirect(q, "/")
+		return
+	}
+	f := q.r.PostForm
 	p := &person{}
-	if q.s.Doc != nil {
-		p.StateIDNumber, p.StateIDJurisdiction, p.StateIDType = q.s.Doc.StateIDNumber, q.s.Doc.StateIDJurisdiction, q.s.Doc.StateIDType
+	for _, n := range infoFields {
+		p.set(n.Name, f.Get(n.Name))
 	}
-	for _, f := range infoFields {
-		p.set(f.Name, q.r.PostForm.Get(f.Name))
+	a := p.applicant()
+	// Whatever the POST says about the ID's facts goes to the service,
+	// which refuses it unless it is what the ID says.
+	for _, b := range fromID {
+		if v := f.Get(b.Name); v != "" {
+			*applicantField(&a, b.Name) = proofline.PII(v)
+		}
 	}
-	stateID := p.StateIDNumber != "" && p.StateIDJurisdiction != "" && p.StateIDType != ""
-	if !stateID {
-		p.StateIDNumber, p.StateIDJurisdiction, p.StateIDType = "", "", ""
-	}
-	req := proofing.ResolutionRequest{Attempt: h.attempt(q), Applicant: p.applicant(), ShouldProofStateID: stateID}
+	req := proofing.ResolutionRequest{Attempt: h.attempt(q), Applicant: a, Document: q.s.Doc.documentPII()}
 	st, err := h.svc.StartResolution(q.r.Context(), req)
 	if err != nil {
 		var v *proofline.ValidationError
 		if errors.As(err, &v) {
-			h.renderInfo(q, http.StatusBadRequest, p, fieldErrors(v))
+			h.renderInfo(q, http.StatusBadRequest, p, infoErrors(v))
 			return
 		}
 		h.serviceError(q, err)
 		return
 	}
-	// What the service normalized (SSN with dashes, upper-case state, ...).
-	a := req.Applicant
+	// What was proofed: the ID's identity with the address and SSN given,
+	// normalized as the service did (SSN with dashes, upper-case state, ...).
+	bound := *q.s.Doc
+	for _, n := range infoFields {
+		bound.set(n.Name, p.get(n.Name))
+	}
+	ba := bound.applicant()
 	var v proofline.ValidationError
-	a.Validate(proofline.ApplicantRules{RequireIdentity: true, RequireStateID: stateID}, h.opts.Now(), "", &v)
-	q.s.Person = personOf(a)
+	ba.Validate(proofline.ApplicantRules{RequireIdentity: true}, h.opts.Now(), "", &v)
+	q.s.Person = personOf(ba)
 	h.started(q, st)
+}
+
+// applicantField is the applicant's field of one of the fromID names.
+func applicantField(a *proofline.Applicant, name string) *proofline.PII {
+	return map[string]*proofline.PII{
+		"first_name": &a.FirstName, "middle_name": &a.MiddleName, "last_name": &a.LastName, "dob": &a.DOB,
+		"state_id_number": &a.StateIDNumber, "state_id_jurisdiction": &a.StateIDJurisdiction, "state_id_type": &a.StateIDType,
+	}[name]
+}
+
+// infoErrors are the information form's errors of a refused start: a field
+// that differs from the ID, or a document that cannot bind, is one general
+// message; the others stay on their fields.
+func infoErrors(v *proofline.ValidationError) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range v.Fields {
+		switch {
+		case f.Message == proofing.MsgDoesNotMatch:
+			if !slices.Contains(out["general"], msgNotYourID) {
+				out["general"] = append(out["general"], msgNotYourID)
+			}
+		case applicantField(&proofline.Applicant{}, f.Field) != nil || f.Field == proofing.FieldDocument:
+			if !slices.Contains(out["general"], msgDocumentUnusable) {
+				out["general"] = append(out["general"], msgDocumentUnusable)
+			}
+		default:
+			out[f.Field] = append(out[f.Field], fieldMessage(f))
+		}
+	}
+	return out
 }
 
 func fieldErrors(v *proofline.ValidationError) map[string][]string {

@@ -138,14 +138,6 @@ func (c *client) document(back []byte) {
 	c.post("/verify/document", form)
 }
 
-func infoForm(c *client, ssn string) url.Values {
-	f := url.Values{"csrf_token": {c.csrf()}, "ssn": {ssn}}
-	for _, n := range []string{"first_name", "middle_name", "last_name", "dob", "address1", "address2", "city", "state", "zipcode"} {
-		f.Set(n, c.field(n))
-	}
-	return f
-}
-
 // TestNoJavaScriptInformationAndPhone runs the information and phone steps
 // with plain form posts and meta refresh.
 func TestNoJavaScriptInformationAndPhone(t *testing.T) {
@@ -156,30 +148,41 @@ func TestNoJavaScriptInformationAndPhone(t *testing.T) {
 	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
 	c.document([]byte(susanYAML))
 	c.waitPast()
-	if c.path != "/verify/info" || c.field("first_name") != "SUSAN" || c.field("dob") != "1985-03-04" {
-		t.Fatalf("on %s, first_name %q", c.path, c.field("first_name"))
+	if c.path != "/verify/info" || !strings.Contains(c.body, `<dd id="doc-first_name">SUSAN</dd>`) || c.field("zipcode") != "59010" {
+		t.Fatalf("on %s, the ID's facts and address are not shown", c.path)
 	}
 
 	// A validation error re-renders the form (400) with the values kept.
-	f := infoForm(c, "12-34")
+	f := addressForm(c, "12-34")
+	f.Set("address1", "9 ELM ST")
 	c.post("/verify/info", f)
-	if c.resp.StatusCode != http.StatusBadRequest || !strings.Contains(c.body, `id="ssn-error"`) || c.field("first_name") != "SUSAN" {
+	if c.resp.StatusCode != http.StatusBadRequest || !strings.Contains(c.body, `id="ssn-error"`) || c.field("address1") != "9 ELM ST" {
 		t.Fatalf("bad ssn: %d on %s", c.resp.StatusCode, c.path)
 	}
 	// A vendor exception: "could not reach the service", not counted; Try again.
-	f = infoForm(c, "123-45-6789")
-	f.Set("first_name", "Failing")
-	c.post("/verify/info", f)
+	c.post("/verify/info", addressForm(c, "000-00-0000"))
 	c.waitPast()
 	if c.path != "/verify/error" || !strings.Contains(c.body, `id="service-error"`) {
 		t.Fatalf("exception: on %s", c.path)
 	}
 	c.post("/verify/retry", url.Values{"csrf_token": {c.csrf()}})
-	if c.path != "/verify/info" || c.field("first_name") != "Failing" {
-		t.Fatalf("retry after exception: on %s", c.path)
+	if c.path != "/verify/info" || c.field("ssn") != "000-00-0000" || c.field("address1") != "9 ELM ST" {
+		t.Fatalf("retry after exception: on %s, values not kept", c.path)
 	}
-	f = infoForm(c, "123-45-6789")
-	f.Set("first_name", "SUSAN")
+	// The person's own address is the one resolution checks: a ZIP code the
+	// vendor cannot verify fails there.
+	f = addressForm(c, "123-45-6789")
+	f.Set("zipcode", "00000")
+	c.post("/verify/info", f)
+	c.waitPast()
+	if c.path != "/verify/info" || !strings.Contains(c.body, "Unverified ZIP code.") {
+		t.Fatalf("unverifiable residential ZIP code: on %s", c.path)
+	}
+	if c.field("zipcode") != "00000" {
+		t.Errorf("after the failure the form shows ZIP code %q, not the one sent", c.field("zipcode"))
+	}
+	f = addressForm(c, "123-45-6789")
+	f.Set("zipcode", "59010")
 	c.post("/verify/info", f)
 	c.waitPast()
 	if c.path != "/verify/phone" {
@@ -297,5 +300,153 @@ func TestSecurity(t *testing.T) {
 	c.get("/verify/document")
 	if c.path != "/verify/limit" {
 		t.Errorf("document page reachable past the limit: %s", c.path)
+	}
+}
+
+// badgerYAML is an ID whose holder the resolution vendor cannot verify: the
+// mock fails a first name containing "Bad".
+const badgerYAML = `document:
+  first_name: BADGER
+  last_name: BROCK
+  address1: 2 OAK ST
+  city: HELENA
+  state: MT
+  zipcode: '59601'
+  dob: '1990-07-08'
+  state_id_number: '987654321'
+  state_id_jurisdiction: MT
+  state_id_type: drivers_license
+`
+
+// boundFields are the information the ID binds: never an input of the form.
+var boundFields = []string{"first_name", "middle_name", "last_name", "dob", "state_id_number", "state_id_jurisdiction", "state_id_type"}
+
+// addressForm is the information form as the page offers it: the address
+// (as shown) and the SSN.
+func addressForm(c *client, ssn string) url.Values {
+	f := url.Values{"csrf_token": {c.csrf()}, "ssn": {ssn}}
+	for _, n := range []string{"address1", "address2", "city", "state", "zipcode"} {
+		f.Set(n, c.field(n))
+	}
+	return f
+}
+
+// toDone drives an accepted information step on through the phone step and
+// returns the summary the done page shows (or the page it stopped on).
+func (c *client) toDone() string {
+	c.t.Helper()
+	c.waitPast()
+	if c.path == "/verify/phone" {
+		c.post("/verify/phone", url.Values{"csrf_token": {c.csrf()}, "phone": {"7035551212"}})
+		c.waitPast()
+	}
+	if m := regexp.MustCompile(`(?s)<dl class="summary">(.*?)</dl>`).FindStringSubmatch(c.body); c.path == "/verify/done" && m != nil {
+		return "done: " + regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1], " ")
+	}
+	return c.path
+}
+
+// TestNoJavaScriptForgedIdentityRefused: the ID says BADGER BROCK, whom the
+// vendor cannot verify. Posting another person's name, date of birth or ID
+// number (the page offers no input for them) is refused; the honest post
+// proofs the ID's person and stops at the vendor's failure. The flow never
+// reaches done.
+func TestNoJavaScriptForgedIdentityRefused(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	c := newClient(t, e)
+	c.get("/")
+	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
+	c.document([]byte(badgerYAML))
+	c.waitPast()
+	if c.path != "/verify/info" {
+		t.Fatalf("after the document: on %s", c.path)
+	}
+	forged := map[string]string{
+		"first_name": "JANE", "middle_name": "X", "last_name": "DOE", "dob": "1970-01-01",
+		"state_id_number": "D1234567", "state_id_jurisdiction": "VA", "state_id_type": "state_id_card",
+	}
+	try := func(name string, f url.Values) {
+		t.Helper()
+		c.post("/verify/info", f)
+		if c.path != "/verify/info" || c.resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("forged %s accepted: %d on %s, then %s", name, c.resp.StatusCode, c.path, c.toDone())
+		}
+		if !strings.Contains(c.body, `id="general-error"`) || !strings.Contains(c.body, "does not match your ID") {
+			t.Errorf("forged %s: the refusal does not say why", name)
+		}
+	}
+	all := addressForm(c, "123-45-6789")
+	for _, n := range boundFields {
+		f := addressForm(c, "123-45-6789")
+		f.Set(n, forged[n])
+		try(n, f)
+		all.Set(n, forged[n])
+	}
+	try("identity", all)
+
+	// The page shows what the ID says, with no input for it.
+	for _, n := range boundFields {
+		if regexp.MustCompile(`<(input|select|textarea)[^>]*name="` + n + `"`).MatchString(c.body) {
+			t.Errorf("the information page has an input for %s", n)
+		}
+	}
+	for _, want := range []string{"BADGER", "BROCK", "1990-07-08", "987654321"} {
+		if !strings.Contains(c.body, want) {
+			t.Errorf("the information page does not show %q from the ID", want)
+		}
+	}
+
+	// The honest post proofs BADGER, whom the vendor cannot verify.
+	c.post("/verify/info", addressForm(c, "123-45-6789"))
+	c.waitPast()
+	if c.path != "/verify/info" || !strings.Contains(c.body, "Unverified first name.") {
+		t.Fatalf("the ID's person: on %s, then %s", c.path, c.toDone())
+	}
+}
+
+// TestNoJavaScriptDocumentMustCarryIdentity: an ID the vendor read without a
+// date of birth, or one that expired, is a failed document: the person stays
+// on the document step with the reason.
+func TestNoJavaScriptDocumentMustCarryIdentity(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	for _, c := range []struct{ name, back, want string }{
+		{"no date of birth", strings.Replace(susanYAML, "  dob: '1985-03-04'\n", "", 1), "date of birth"},
+		{"expired", susanYAML + "  state_id_expiration: '2020-01-31'\n", "Your ID has expired"},
+	} {
+		cl := newClient(t, e)
+		cl.get("/")
+		cl.post("/verify/start", url.Values{"csrf_token": {cl.csrf()}})
+		cl.document([]byte(c.back))
+		cl.waitPast()
+		if cl.path != "/verify/document" || !strings.Contains(cl.body, c.want) {
+			t.Errorf("%s: on %s (%q not shown)", c.name, cl.path, c.want)
+		}
+	}
+}
+
+// TestNoJavaScriptDMVAfterDocument: after the document the state-ID (DMV)
+// check runs whenever the ID's jurisdiction is one the DMV vendor supports:
+// an ID number it cannot verify stops the information step. From a
+// jurisdiction it does not support, there is no DMV check to fail.
+func TestNoJavaScriptDMVAfterDocument(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	zeros := strings.Replace(susanYAML, "'123456789'", "'000000000'", 1)
+	for _, c := range []struct{ name, back, wantPath, wantText string }{
+		{"supported jurisdiction", zeros, "/verify/info", "The state ID number could not be verified."},
+		{"unsupported jurisdiction", strings.Replace(zeros, "jurisdiction: MT", "jurisdiction: GU", 1), "/verify/phone", ""},
+	} {
+		cl := newClient(t, e)
+		cl.get("/")
+		cl.post("/verify/start", url.Values{"csrf_token": {cl.csrf()}})
+		cl.document([]byte(c.back))
+		cl.waitPast()
+		cl.post("/verify/info", addressForm(cl, "123-45-6789"))
+		cl.waitPast()
+		if cl.path != c.wantPath || !strings.Contains(cl.body, c.wantText) {
+			t.Errorf("%s: on %s (want %s showing %q)", c.name, cl.path, c.wantPath, c.wantText)
+		}
 	}
 }

@@ -72,8 +72,10 @@ type session struct {
 	Errors map[string][]string `json:"errors,omitempty"`
 	// Failures are the Unix times of failed attempts (a vendor said no).
 	Failures []int64 `json:"failures,omitempty"`
-	// Doc is pii_from_doc; Person is what the person confirmed (with SSN
-	// and, later, phone).
+	// Doc is pii_from_doc, kept only here (sealed): the names, date of birth
+	// and state-ID fields proofed are always these, never the form's. Person
+	// is what was proofed: Doc's identity with the person's address and SSN
+	// (and, later, phone).
 	Doc    *person `json:"doc,omitempty"`
 	Person *person `json:"person,omitempty"`
 	// Exp is when the session expires (Unix seconds), renewed on each write.
@@ -104,6 +106,12 @@ type person struct {
 	StateIDNumber       string `json:"state_id_number,omitempty"`
 	StateIDJurisdiction string `json:"state_id_jurisdiction,omitempty"`
 	StateIDType         string `json:"state_id_type,omitempty"`
+	// Optional facts of the ID, sent to the state-ID check when known.
+	NameSuffix        string `json:"name_suffix,omitempty"`
+	Sex               string `json:"sex,omitempty"`
+	Height            string `json:"height,omitempty"`
+	StateIDIssued     string `json:"state_id_issued,omitempty"`
+	StateIDExpiration string `json:"state_id_expiration,omitempty"`
 }
 
 func (person) String() string              { return "person" + proofline.Redacted }
@@ -119,6 +127,20 @@ func (p *person) applicant() proofline.Applicant {
 		Address2: proofline.PII(p.Address2), City: proofline.PII(p.City), State: proofline.PII(p.State),
 		Zipcode: proofline.PII(p.Zipcode), Phone: proofline.PII(p.Phone), StateIDNumber: proofline.PII(p.StateIDNumber),
 		StateIDJurisdiction: proofline.PII(p.StateIDJurisdiction), StateIDType: proofline.PII(p.StateIDType),
+		NameSuffix: proofline.PII(p.NameSuffix), Sex: proofline.PII(p.Sex), Height: proofline.PII(p.Height),
+		StateIDIssued: proofline.PII(p.StateIDIssued), StateIDExpiration: proofline.PII(p.StateIDExpiration),
+	}
+}
+
+// documentPII is the pii_from_doc the session keeps in Doc.
+func (p *person) documentPII() *proofline.DocumentPII {
+	return &proofline.DocumentPII{
+		FirstName: proofline.PII(p.FirstName), MiddleName: proofline.PII(p.MiddleName), LastName: proofline.PII(p.LastName),
+		Address1: proofline.PII(p.Address1), Address2: proofline.PII(p.Address2), City: proofline.PII(p.City),
+		State: proofline.PII(p.State), Zipcode: proofline.PII(p.Zipcode), DOB: proofline.PII(p.DOB),
+		StateIDNumber: proofline.PII(p.StateIDNumber), StateIDJurisdiction: proofline.PII(p.StateIDJurisdiction),
+		StateIDType: proofline.PII(p.StateIDType), NameSuffix: proofline.PII(p.NameSuffix), Sex: proofline.PII(p.Sex),
+		Height: proofline.PII(p.Height), StateIDIssued: proofline.PII(p.StateIDIssued), StateIDExpiration: proofline.PII(p.StateIDExpiration),
 	}
 }
 
@@ -128,7 +150,8 @@ func personOf(a proofline.Applicant) *person {
 		DOB: a.DOB.Reveal(), SSN: a.SSN.Reveal(), Address1: a.Address1.Reveal(), Address2: a.Address2.Reveal(),
 		City: a.City.Reveal(), State: a.State.Reveal(), Zipcode: a.Zipcode.Reveal(), Phone: a.Phone.Reveal(),
 		StateIDNumber: a.StateIDNumber.Reveal(), StateIDJurisdiction: a.StateIDJurisdiction.Reveal(),
-		StateIDType: a.StateIDType.Reveal(),
+		StateIDType: a.StateIDType.Reveal(), NameSuffix: a.NameSuffix.Reveal(), Sex: a.Sex.Reveal(),
+		Height: a.Height.Reveal(), StateIDIssued: a.StateIDIssued.Reveal(), StateIDExpiration: a.StateIDExpiration.Reveal(),
 	}
 }
 
@@ -138,9 +161,11 @@ func personOfDoc(d *proofline.DocumentPII) *person {
 	}
 	return &person{
 		FirstName: d.FirstName.Reveal(), MiddleName: d.MiddleName.Reveal(), LastName: d.LastName.Reveal(),
-		DOB: d.DOB.Reveal(), Address1: d.Address1.Reveal(), City: d.City.Reveal(), State: d.State.Reveal(),
-		Zipcode: d.Zipcode.Reveal(), StateIDNumber: d.StateIDNumber.Reveal(),
+		DOB: d.DOB.Reveal(), Address1: d.Address1.Reveal(), Address2: d.Address2.Reveal(), City: d.City.Reveal(),
+		State: d.State.Reveal(), Zipcode: d.Zipcode.Reveal(), StateIDNumber: d.StateIDNumber.Reveal(),
 		StateIDJurisdiction: d.StateIDJurisdiction.Reveal(), StateIDType: d.StateIDType.Reveal(),
+		NameSuffix: d.NameSuffix.Reveal(), Sex: d.Sex.Reveal(), Height: d.Height.Reveal(),
+		StateIDIssued: d.StateIDIssued.Reveal(), StateIDExpiration: d.StateIDExpiration.Reveal(),
 	}
 }
 
