@@ -106,7 +106,7 @@ var supportedJurisdictions = []string{
 }
 
 // supportedStateIDTypes are the state ID types the state ID mock accepts.
-var supportedStateIDTypes = []string{"drivers_license", "drivers_permit", "state_id_card"}
+var supportedStateIDTypes = []string{"drivers_license", "drivers_permit", "state_id_card", "identification_card"}
 
 // SupportedJurisdictions returns (a copy of) the jurisdictions the state ID
 // mock accepts: the AAMVA DLDV participating jurisdictions.

@@ -154,6 +154,10 @@ func TestStateID(t *testing.T) {
 		{"empty number", func(a *proofline.Applicant) { a.StateIDNumber = "" }, fail,
 			map[string][]string{"state_id_number": {MsgUnverifiedStateIDNumber}}},
 		{"number with zeros passes", func(a *proofline.Applicant) { a.StateIDNumber = "000000001" }, pass, nil},
+		// TrueID reads "Identification Card" as identification_card, and
+		// AAMVA verifies it: the mock DMV must too, or real TrueID with the
+		// mock DMV fails every ID card.
+		{"identification card passes", func(a *proofline.Applicant) { a.StateIDType = "identification_card" }, pass, nil},
 		{"unknown type", func(a *proofline.Applicant) { a.StateIDType = "passport" }, fail,
 			map[string][]string{"state_id_type": {MsgUnverifiedStateIDType}}},
 		{"all three", func(a *proofline.Applicant) {
