@@ -105,16 +105,25 @@ func TestWaitOutcomeWakesOnCallback(t *testing.T) {
 
 func TestWaitOutcomeTimesOutAtDeadline(t *testing.T) {
 	t.Parallel()
-	svc, _, _ := setup(t, 300*time.Millisecond)
-	st, _ := svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
-	o, err := svc.WaitOutcome(context.Background(), st.ResultID, time.Hour)
+	// 1 s: long enough for a start to finish on a loaded machine under -race
+	// (a dispatcher refuses an envelope whose deadline has passed).
+	svc, _, _ := setup(t, time.Second)
+	start := func() string {
+		t.Helper()
+		st, err := svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+		if err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		return st.ResultID
+	}
+	o, err := svc.WaitOutcome(context.Background(), start(), time.Hour)
 	if err != nil || o.Status != proofline.StatusTimedOut {
 		t.Fatalf("got %v %v", o, err)
 	}
+	id := start()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	st2, _ := svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
-	if o, err := svc.WaitOutcome(ctx, st2.ResultID, time.Hour); err == nil || o.Status != proofline.StatusPending {
+	if o, err := svc.WaitOutcome(ctx, id, time.Hour); err == nil || o.Status != proofline.StatusPending {
 		t.Fatalf("cancelled wait: %v %v", o, err)
 	}
 }

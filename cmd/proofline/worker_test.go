@@ -196,13 +196,21 @@ func TestWorkerRunsJobsServesHealthAndMetricsAndDrainsOnSignal(t *testing.T) {
 	if b, _ := body.Load().(string); !strings.Contains(b, `"phone"`) {
 		t.Fatalf("callback body lacks the phone failure: %s", b)
 	}
-	_, metrics := get("/metrics")
-	for _, want := range []string{
+	// The worker counts a job once the IdP has answered its callback, a
+	// moment after the IdP saw it: wait for the counters, then check all.
+	wants := []string{
 		`proofline_queue_jobs_total{kind="address",outcome="delivered"} 1`,
 		`proofline_queue_tasks{queue="cmdtest-address",state="pending"} 0`,
 		`proofline_worker_jobs_total{kind="address",outcome="delivered"} 1`,
 		`go_goroutines`,
-	} {
+	}
+	var metrics string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if _, metrics = get("/metrics"); strings.Contains(metrics, wants[0]) && strings.Contains(metrics, wants[2]) {
+			break
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}
