@@ -98,7 +98,7 @@ type stageTiming struct {
 
 // Proof runs the job of kind with payload pl. It never fails: a vendor
 // failure, a vendor timeout, an expired deadline or a bad payload are all part
-// of the returned (normalized) result. See ARCHITECTURE §1 for the sequencing.
+// of the returned (normalized) result. docs/architecture.md describes the sequencing.
 //
 //   - resolution: the resolution stage, then the state_id stage when
 //     should_proof_state_id and the first passed; with dob_year_only (and

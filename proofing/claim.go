@@ -74,16 +74,18 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		s.stats.rejected(c.Kind, "claim_proof")
 		return nil, err
 	}
-	if !rec.ClaimedAt.IsZero() || len(rec.DataKey) == 0 {
-		s.stats.rejected(c.Kind, "claim_duplicate")
-		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: job already claimed (a redelivered envelope)")
-		return nil, proofline.Errorf(proofline.ECONFLICT, "job already claimed")
-	}
+	// Past the deadline a claim is late whatever else happened to the job
+	// (a read may already have dropped its key): 410, counted as late.
 	now := s.opts.Now()
 	if !now.Before(rec.Deadline) {
 		s.stats.rejected(c.Kind, "claim_late")
 		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: deadline passed", slog.Duration("after_deadline", now.Sub(rec.Deadline)))
 		return nil, proofline.Errorf(proofline.EGONE, "deadline passed")
+	}
+	if !rec.ClaimedAt.IsZero() || len(rec.DataKey) == 0 {
+		s.stats.rejected(c.Kind, "claim_duplicate")
+		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: job already claimed (a redelivered envelope)")
+		return nil, proofline.Errorf(proofline.ECONFLICT, "job already claimed")
 	}
 	answer, err := proofline.AnswerClaim(c.Kind, c.ResultID, req, rec.DataKey)
 	if err != nil {

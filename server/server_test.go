@@ -357,13 +357,23 @@ func testClaimStatusCodes(t *testing.T, f *fixture) {
 	}
 	// After the deadline: 410, and no key.
 	late := f.startUnclaimed()
+	read := f.startUnclaimed()
 	lc, _ := proofline.NewClaimant(late)
 	f.skew.Store(int64(61 * time.Second))
 	if got, b := f.claim(late.Kind, late.ResultID, tok, "application/json", lc.Body()); got != 410 {
 		t.Errorf("late claim: %d %s, want 410", got, b)
 	}
+	// A late claim is 410 also once a read past the deadline has dropped
+	// the job's key: the worker counts it as expired, not as a duplicate.
+	if o, err := f.svc.Outcome(context.Background(), read.ResultID); err != nil || o.Status != proofline.StatusTimedOut {
+		t.Fatalf("read past the deadline: %v %v", o, err)
+	}
+	rc, _ := proofline.NewClaimant(read)
+	if got, b := f.claim(read.Kind, read.ResultID, tok, "application/json", rc.Body()); got != 410 {
+		t.Errorf("late claim after a read: %d %s, want 410", got, b)
+	}
 	st := f.svc.Stats()[proofline.KindAddress]
-	if st.Rejected["claim_duplicate"] != 2 || st.Rejected["claim_late"] != 1 || st.Rejected["claim_proof"] != 1 {
+	if st.Rejected["claim_duplicate"] != 2 || st.Rejected["claim_late"] != 2 || st.Rejected["claim_proof"] != 1 {
 		t.Errorf("claim refusals not counted: %+v", st.Rejected)
 	}
 }

@@ -1,5 +1,5 @@
 // Package deploy renders the AWS SAM template of the proofline Lambda
-// functions (the original production design, ARCHITECTURE §5).
+// functions (the original production design; docs/aws.md).
 //
 // What is known when the code is built (the git ref, the architecture, the
 // proofing deadline, which functions exist) is rendered into the template;
