@@ -46,6 +46,9 @@ import (
 // test sends against the contract on purpose.
 const ExpectInvalid = "X-Openapitest-Expect-Invalid"
 
+// sent marks a request Send sends: no hold captures it.
+const sent = "X-Openapitest-Sent"
+
 // Doc is the loaded contract.
 type Doc struct {
 	T      *openapi3.T
@@ -202,7 +205,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "openapitest: read request: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	if h := p.hold(r, body); h {
+	if held := p.hold(r, body); held {
 		http.Error(w, "openapitest: held", http.StatusBadGateway)
 		return
 	}
@@ -395,13 +398,14 @@ func (c *Coverage) Check(t testing.TB, d *Doc, unprovoked map[string]string) {
 }
 
 // Hold captures requests instead of forwarding them: the first that match
-// selects, then every later request to the same path is captured too. The
-// sender gets 502, as from a failing hop. A test replays a captured request
-// later (after a deadline, a second time) through the proxy, where it is
-// validated like any other.
+// accepts selects a path, then every later request to that path that match
+// accepts is captured too. The sender gets 502, as from a failing hop. A
+// test sends a captured request again later (after a deadline, a second
+// time) with Send, which holds never capture; it is validated like any other.
 type Hold struct {
-	p     *Proxy
-	match func(*http.Request) bool
+	p       *Proxy
+	forward bool // a tap: captured and forwarded
+	match   func(*http.Request) bool
 	path  string
 	got   []Captured
 	ready chan struct{}
@@ -415,9 +419,15 @@ type Captured struct {
 }
 
 // HoldNext holds the next request that match accepts, and every later
-// request to its path.
-func (p *Proxy) HoldNext(match func(*http.Request) bool) *Hold {
-	h := &Hold{p: p, match: match, ready: make(chan struct{})}
+// request to its path. Holds and taps are tried in the order they were made.
+func (p *Proxy) HoldNext(match func(*http.Request) bool) *Hold { return p.addHold(match, false) }
+
+// TapNext is HoldNext, but the captured requests are forwarded as usual:
+// the test can send them a second time.
+func (p *Proxy) TapNext(match func(*http.Request) bool) *Hold { return p.addHold(match, true) }
+
+func (p *Proxy) addHold(match func(*http.Request) bool, forward bool) *Hold {
+	h := &Hold{p: p, forward: forward, match: match, ready: make(chan struct{})}
 	p.mu.Lock()
 	p.holds = append(p.holds, h)
 	p.mu.Unlock()
@@ -425,16 +435,20 @@ func (p *Proxy) HoldNext(match func(*http.Request) bool) *Hold {
 }
 
 func (p *Proxy) hold(r *http.Request, body []byte) bool {
+	if r.Header.Get(sent) != "" {
+		r.Header.Del(sent)
+		return false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, h := range p.holds {
 		if h.path == "" && h.match(r) {
 			h.path = r.URL.Path
-			close(h.ready)
+			defer close(h.ready)
 		}
-		if h.path == r.URL.Path {
+		if h.path == r.URL.Path && h.match(r) {
 			h.got = append(h.got, Captured{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: bytes.Clone(body)})
-			return true
+			return !h.forward
 		}
 	}
 	return false
@@ -464,6 +478,7 @@ func (p *Proxy) Send(t testing.TB, c Captured) int {
 		t.Fatal(err)
 	}
 	req.Header = c.Header.Clone()
+	req.Header.Set(sent, "1")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
