@@ -331,16 +331,26 @@ func (p *Proxy) Check(t testing.TB) int {
 	exs := p.Exchanges()
 	for _, e := range exs {
 		if e.ResponseErr != nil {
-			t.Errorf("openapi: response of %v does not match %s:\n%v", e, filepath.Base(p.doc.Path), e.ResponseErr)
+			t.Errorf("openapi: response of %v does not match %s:\n%s", e, filepath.Base(p.doc.Path), short(e.ResponseErr))
 		}
 		switch {
 		case e.ExpectInvalid && e.RequestErr == nil:
 			t.Errorf("openapi: %v was sent against the contract, but the document accepts it", e)
 		case !e.ExpectInvalid && e.RequestErr != nil:
-			t.Errorf("openapi: request %v does not match %s:\n%v", e, filepath.Base(p.doc.Path), e.RequestErr)
+			t.Errorf("openapi: request %v does not match %s:\n%s", e, filepath.Base(p.doc.Path), short(e.RequestErr))
 		}
 	}
 	return len(exs)
+}
+
+// short is the start of a validation error: the JSON Schema validator
+// appends the schema and the whole value, which can be long.
+func short(err error) string {
+	const max = 1500
+	if s := err.Error(); len(s) > max {
+		return s[:max] + " …"
+	}
+	return err.Error()
 }
 
 // Coverage collects which (operation, status) pairs real traffic showed,
@@ -406,9 +416,9 @@ type Hold struct {
 	p       *Proxy
 	forward bool // a tap: captured and forwarded
 	match   func(*http.Request) bool
-	path  string
-	got   []Captured
-	ready chan struct{}
+	path    string
+	got     []Captured
+	ready   chan struct{}
 }
 
 // Captured is one held request.
