@@ -387,10 +387,10 @@ func contractFlows(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverage
 	cov.Add(p)
 }
 
-// TestLongPollOfPendingAttemptOnRedis: a long poll that runs out while
+// TestLongPollThatRunsOutAnswersPending: a long poll that runs out while
 // the attempt is still pending answers 200 pending, with the Redis store
 // as with memory, for every wait from 0 up.
-func TestLongPollOfPendingAttemptOnRedis(t *testing.T) {
+func TestLongPollThatRunsOutAnswersPending(t *testing.T) {
 	stores(t, func(t *testing.T, o opts) {
 		o.timeout = 8
 		e := start(t, o)
