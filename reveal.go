@@ -89,6 +89,10 @@ func (d *DocumentPII) wire() *documentPIIWire {
 	}
 }
 
+// MarshalRevealed is the JSON of a with its values in clear: the request
+// body a client sends (package client).
+func (a *Applicant) MarshalRevealed() ([]byte, error) { return json.Marshal(a.wire()) }
+
 // MarshalRevealed is the JSON of d with its values in clear.
 func (d *DocumentPII) MarshalRevealed() ([]byte, error) { return json.Marshal(d.wire()) }
 

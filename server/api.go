@@ -136,9 +136,15 @@ func (s *Server) getOutcome(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(secs)*time.Second)
 		o, err = s.svc.WaitOutcome(ctx, id, time.Second)
+		ranOut := ctx.Err() != nil
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && o != nil {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) && o != nil:
 			err = nil // waited the whole time: still pending
+		case err != nil && ranOut && r.Context().Err() == nil:
+			// The wait ran out during a store read, which it cut short
+			// (Redis): read the state as it is now.
+			o, err = s.svc.Outcome(r.Context(), id)
 		}
 	} else {
 		o, err = s.svc.Outcome(r.Context(), id)
