@@ -211,7 +211,9 @@ func contractFlows(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverage
 	if redis {
 		redisURL = redisSrv.URL()
 	}
-	e, p := serveBehindProxy(t, doc, contractConfig(t, redisURL, 4))
+	// 15 s: the flows below must all run before the held attempts expire
+	// (deadline + timeout), also under -race on a loaded machine.
+	e, p := serveBehindProxy(t, doc, contractConfig(t, redisURL, 15))
 	// Only the workers' own requests are held or tapped.
 	isAddress := func(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/api/proofing_results/address/") && r.Header.Get("X-Proofline-Worker-Version") != ""
