@@ -128,3 +128,6 @@ func (p *Payload) marshalRevealed() ([]byte, error) {
 	}
 	return json.Marshal(w)
 }
+
+// MarshalRevealed is the JSON of a with its values in clear.
+func (a *Applicant) MarshalRevealed() ([]byte, error) { return json.Marshal(a.wire()) }
