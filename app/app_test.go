@@ -90,6 +90,7 @@ func start(t *testing.T, o opts) *env {
 		cfg.RedisURL = redisSrv.URL()
 		cfg.RecordKeys = seal.FormatKeys(k)
 		cfg.AttemptHashKey = testHashKey
+		cfg.SessionSecret = testHashKey
 		cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"

@@ -525,7 +525,6 @@ func (s *Service) Fail(ctx context.Context, id string, step Step, reason string)
 
 func end(sess *Session, st Status, now time.Time) {
 	sess.Status, sess.EndedAt, sess.Notified = st, now.UTC(), false
-	sess.TokenHash = sess.TokenHash[:0:0]
 }
 
 // ReturnTo is where the browser of an ended session goes: its return_url

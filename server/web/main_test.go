@@ -55,6 +55,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "web: %s not found (make deps installs it); browser tests will skip\n", chromiumPath)
+		defer stopRedis()
 		return m.Run()
 	}
 	// Static test credentials for the S3 test server; nothing reaches AWS.
@@ -90,6 +91,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	browser = ctx
+	defer stopRedis()
 	code := m.Run()
 	fmt.Fprintln(os.Stderr, "web: screenshots and figures in", artifacts)
 	return code

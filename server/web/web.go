@@ -279,6 +279,13 @@ func (h *Handler) render(q *request, status int, name string, v view) {
 		return
 	}
 	v.CSRF = h.ss.csrf(q.s)
+	if o := returnOrigin(q.s.ReturnURL); o != "" {
+		// A form's redirect chain may end at the IdP's return_url (the
+		// last step, a canceled session): browsers check form-action on
+		// each redirect.
+		hd := q.w.Header()
+		hd.Set("Content-Security-Policy", strings.Replace(hd.Get("Content-Security-Policy"), "form-action 'self'", "form-action 'self' "+o, 1))
+	}
 	v.StepNames = []string{"Your ID", "Your information", "Your phone", "Done"}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
@@ -297,6 +304,15 @@ func (h *Handler) redirect(q *request, path string) {
 		return
 	}
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+// returnOrigin is the origin of a return URL ("" for none).
+func returnOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // saveFailed answers a request whose session could not be saved: another
