@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -432,7 +431,4 @@ func TestSessionCookieIsOnlyAnIDAndIsRevoked(t *testing.T) {
 		t.Fatalf("start over: on %s", c.path)
 	}
 	replay("after Start over")
-	if os.Getenv("PROOFLINE_DEBUG_COOKIE") != "" {
-		t.Log(stolen.Value)
-	}
 }
