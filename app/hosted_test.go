@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -280,12 +282,30 @@ func TestJobWebhooks(t *testing.T) {
 	stores(t, func(t *testing.T, o opts) {
 		for _, pii := range []bool{false, true} {
 			rcv := webhooktest.NewReceiver(t)
+			// The first attempt fails, so the webhook waits in the outbox.
+			rcv.AnswerWith(func(n int) int { return map[bool]int{true: 500, false: 204}[n == 1] })
 			secret := webhookSecret("j")
 			e := startConfigured(t, o, hostedConfig(rcv, []string{secret}, func(c *config.APIClient) {
 				c.JobWebhooks, c.IncludePII = true, pii
 			})).as(keyA)
 			doc := e.document(susanDoc)
-			got := rcv.WaitFor(t, 10*time.Second, "proofing_job.completed", func(r []webhooktest.Request) bool { return len(r) >= 1 })
+			rcv.WaitFor(t, 10*time.Second, "the first attempt", func(r []webhooktest.Request) bool { return len(r) >= 1 })
+			if o.redis {
+				// Waiting for its retry, the webhook is sealed at rest, even
+				// with the PII the client opted into.
+				dump, err := redisSrv.Dump(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range dump {
+					for _, m := range []string{"Susan", "Smith", "123456789", "1985-03-04"} {
+						if strings.Contains(k, m) || bytes.Contains(v, []byte(m)) {
+							t.Errorf("redis %s holds %q in clear", k, m)
+						}
+					}
+				}
+			}
+			got := rcv.WaitFor(t, 10*time.Second, "proofing_job.completed", func(r []webhooktest.Request) bool { return len(r) >= 2 })[1:]
 			ev := webhooktest.Verify(t, secret, got, false)
 			body := string(got[0].Body)
 			if ev[0].Type != "proofing_job.completed" || !strings.Contains(body, `"result_id":"`+doc+`"`) || !strings.Contains(body, `"kind":"document"`) ||
