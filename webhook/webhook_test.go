@@ -156,6 +156,7 @@ func TestRetriedUntilDelivered(t *testing.T) {
 	}))
 	t.Cleanup(elsewhere.Close)
 	rcv := webhooktest.NewReceiver(t)
+	rcv.Redirect = elsewhere.URL
 	secret := webhook.NewSecret()
 	f := setup(t, rcv.URL, []string{secret}, nil)
 	rcv.AnswerWith(func(n int) int {
@@ -168,9 +169,9 @@ func TestRetriedUntilDelivered(t *testing.T) {
 		return http.StatusOK
 	})
 	publish(t, f.sender, "idp", webhook.MessageID("vs_2", "verified"))
-	got := rcv.WaitFor(t, 15*time.Second, "three attempts", func(r []webhooktest.Request) bool { return len(r) >= 3 })
+	rcv.WaitFor(t, 15*time.Second, "three attempts", func(r []webhooktest.Request) bool { return len(r) >= 3 })
 	f.waitEmpty(t)
-	got = rcv.Requests()
+	got := rcv.Requests()
 	if len(got) != 3 {
 		t.Fatalf("%d attempts, want 3 (two failures, then delivered)", len(got))
 	}

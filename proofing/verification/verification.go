@@ -738,12 +738,18 @@ func (s *Service) load(ctx context.Context, id string) (*Session, error) {
 	return &sess, nil
 }
 
-// ttl keeps a session until Retention after it ends (or would expire).
+// ttl keeps a session until Retention after it ends (or would expire). The
+// demo's sessions, which nobody reads, last only as long as the person's
+// browser session.
 func (s *Service) ttl(sess *Session, now time.Time) time.Duration {
-	if sess.Status.Ended() {
-		return s.opts.Retention
+	retention := s.opts.Retention
+	if sess.Tenant == "" {
+		retention = time.Minute
 	}
-	return max(sess.ExpiresAt.Sub(now), 0) + s.opts.Retention
+	if sess.Status.Ended() {
+		return retention
+	}
+	return max(sess.ExpiresAt.Sub(now), 0) + retention
 }
 
 func notFound() error { return proofline.Errorf(proofline.ENOTFOUND, "verification session not found") }

@@ -41,6 +41,9 @@ type Request struct {
 // Receiver is a webhook endpoint on 127.0.0.1.
 type Receiver struct {
 	URL string
+	// Redirect is the Location of a 3xx answer (set it before the first
+	// request).
+	Redirect string
 
 	mu     sync.Mutex
 	got    []Request
@@ -81,6 +84,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.got = append(r.got, Request{Header: req.Header.Clone(), Body: body, At: time.Now(), Status: status})
 	r.mu.Unlock()
+	if status >= 300 && status < 400 && r.Redirect != "" {
+		w.Header().Set("Location", r.Redirect)
+	}
 	w.WriteHeader(status)
 	select {
 	case r.signal <- struct{}{}:
