@@ -154,7 +154,7 @@ func (h *Hosted) validate(c *Config) error {
 		v, lo, hi int
 	}{
 		{"verification_session_link_ttl_seconds", h.VerificationSessionLinkTTLSeconds, 1, 30 * 86400},
-		{"web_session_lifetime_seconds", h.WebSessionLifetimeSeconds, 60, 7 * 86400},
+		{"web_session_lifetime_seconds", h.WebSessionLifetimeSeconds, 1, 7 * 86400},
 		{"verification_session_retention_seconds", h.VerificationSessionRetentionSeconds, 1, 90 * 86400},
 		{"webhook_max_age_seconds", h.WebhookMaxAgeSeconds, 1, 30 * 86400},
 		{"webhook_initial_backoff_ms", h.WebhookInitialBackoffMS, 10, 3600000},

@@ -432,3 +432,35 @@ func TestSessionCookieIsOnlyAnIDAndIsRevoked(t *testing.T) {
 	}
 	replay("after Start over")
 }
+
+// TestHostedSessionOutlivedSendsBack: a person who comes back after the
+// session's lifetime is sent back to the IdP (the session reads expired, and
+// the IdP is told), not to a fresh start page.
+func TestHostedSessionOutlivedSendsBack(t *testing.T) {
+	t.Parallel()
+	p := newIDP(t)
+	e := start(t, p.hosted(t, false, func(c *config.Config) { c.WebSessionLifetimeSeconds = 3 }))
+	id, link := e.session(p, "person-late", nil)
+	c := newClient(t, e)
+	c.open(link)
+	if c.path != "/verify/document" {
+		t.Fatalf("on %s", c.path)
+	}
+	var view map[string]any
+	end := time.Now().Add(waitLimit)
+	for view["status"] != "expired" {
+		if time.Now().After(end) {
+			t.Fatalf("never expired: %v", view)
+		}
+		time.Sleep(50 * time.Millisecond)
+		_, view = e.api(idpKey, "GET", "/api/v1/verification-sessions/"+id, nil)
+	}
+	c.get("/verify/document")
+	if !strings.HasPrefix(c.resp.Request.URL.String(), p.back.URL+"/back") || c.resp.Request.URL.Query().Get("verification_session_id") != id {
+		t.Fatalf("after the lifetime: on %s", c.resp.Request.URL)
+	}
+	got := p.hooks.WaitFor(t, waitLimit, "the expired webhook", func(r []webhooktest.Request) bool { return len(r) >= 1 })
+	if ev := webhooktest.Verify(t, p.secret, got, false); ev[0].Type != "verification_session.expired" {
+		t.Errorf("webhook %s", ev[0].Type)
+	}
+}

@@ -99,7 +99,15 @@ type session struct {
 	stored bool
 	ver    resultstore.Version
 	loaded []byte
+	// over: its lifetime ended; it is kept (endGrace) only to send the
+	// person back to the IdP.
+	over bool
 }
+
+// endGrace keeps a hosted session's record past its lifetime, so that a
+// person who comes back late is sent back to the IdP rather than to a fresh
+// start page.
+const endGrace = 10 * time.Minute
 
 type pending struct {
 	Kind     proofline.Kind `json:"kind"`
@@ -253,10 +261,13 @@ func (ss *sessions) load(r *http.Request) (*session, error) {
 		return &session{ID: c.Value, Step: stepStart}, nil
 	case err != nil:
 		return nil, err
-	case s.ID != c.Value || ss.now().Unix() >= s.Exp:
+	case s.ID != c.Value:
+		return ss.fresh(), nil
+	case ss.now().Unix() >= s.Exp && s.ReturnURL == "":
 		return ss.fresh(), nil
 	}
 	s.stored, s.ver = true, ver
+	s.over = ss.now().Unix() >= s.Exp
 	s.loaded, _ = json.Marshal(&s)
 	return &s, nil
 }
@@ -274,6 +285,9 @@ func (ss *sessions) save(ctx context.Context, w http.ResponseWriter, s *session)
 			return err
 		}
 		ttl := time.Unix(s.Exp, 0).Sub(ss.now())
+		if s.ReturnURL != "" {
+			ttl += endGrace
+		}
 		switch {
 		case ttl <= 0:
 			return errSessionChanged

@@ -122,7 +122,7 @@ func New(svc *proofing.Service, opts Options) (*Handler, error) {
 // Mount registers the pages on mux, including GET / (the start page).
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", h.page(h.start))
-	mux.Handle("GET /verify/session/{id}", h.page(h.enter))
+	mux.Handle("GET /verify/session/{id}", h.pageWith(h.enter, false))
 	mux.Handle("POST /verify/start", h.post(h.postStart))
 	mux.Handle("GET /verify/document", h.page(h.document))
 	mux.Handle("POST /verify/document", h.post(h.postDocument))
@@ -194,7 +194,11 @@ type request struct {
 	s *session
 }
 
-func (h *Handler) page(f func(*request)) http.Handler {
+func (h *Handler) page(f func(*request)) http.Handler { return h.pageWith(f, true) }
+
+// pageWith is page; with endOver, a hosted session past its lifetime sends
+// the person back to the IdP instead of running f.
+func (h *Handler) pageWith(f func(*request), endOver bool) http.Handler {
 	return h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.ss.load(r)
 		if err != nil {
@@ -203,6 +207,10 @@ func (h *Handler) page(f func(*request)) http.Handler {
 		}
 		q := &request{w: w, r: r}
 		q.use(s)
+		if s.over && endOver {
+			h.ended(q)
+			return
+		}
 		f(q)
 	}))
 }
@@ -251,6 +259,10 @@ func (h *Handler) post(f func(*request)) http.Handler {
 		}
 		q := &request{w: w, r: r}
 		q.use(s)
+		if s.over {
+			h.ended(q)
+			return
+		}
 		f(q)
 	}))
 }
