@@ -24,8 +24,8 @@ import (
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/resultstore/redisstore"
 	"github.com/proofline/proofline/seal"
-	"github.com/proofline/proofline/tenant"
 	"github.com/proofline/proofline/server"
+	"github.com/proofline/proofline/tenant"
 )
 
 var redisSrv *redistest.Server
