@@ -196,7 +196,7 @@ type ResolutionRequest struct {
 	// result (see bindDocument); starting the resolution consumes it.
 	DocumentResultID string `json:"document_result_id,omitempty"`
 	// Document binds the applicant to document PII the caller keeps sealed
-	// itself (the web flow's session cookie), as DocumentResultID does
+	// itself (the web flow's sealed session), as DocumentResultID does
 	// (which wins when both are set); its errors name the field "document".
 	// It never comes from a request body.
 	Document *proofline.DocumentPII `json:"-"`
