@@ -47,6 +47,10 @@ type Options struct {
 	// TracerProvider overrides the one built from otel_exporter_otlp_endpoint
 	// (tests use an in-memory exporter).
 	TracerProvider trace.TracerProvider
+	// RedisKeyPrefix prefixes the keys kept beside the results in Redis
+	// (captures, sessions, the webhook outbox). Default "proofline:". Tests
+	// that run several deployments on one Redis give each its own.
+	RedisKeyPrefix string
 }
 
 // App is a running proofline.
@@ -153,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		driver, counters = resultstore.NewMemory(resultstore.MemoryOptions{}), attempts.NewMemory(nil)
 	}
 	a.store = resultstore.New(driver, ring, resultstore.Options{Timeout: timeout})
-	if a.hosted, err = newHosted(cfg, a.BaseURL, apiKeys, rd, ring, a.Metrics, log); err != nil {
+	if a.hosted, err = newHosted(cfg, a.BaseURL, apiKeys, rd, opts.RedisKeyPrefix, ring, a.Metrics, log); err != nil {
 		return nil, err
 	}
 	hashKey, err := attemptHashKey(cfg.AttemptHashKey)

@@ -113,7 +113,8 @@ func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger})
+	// Each deployment keeps its sessions and webhooks apart on the shared Redis.
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, RedisKeyPrefix: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

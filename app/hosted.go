@@ -38,15 +38,14 @@ type hosted struct {
 	log        *slog.Logger
 }
 
-// Redis key prefixes of the records kept beside the results.
-const (
-	redisCapturePrefix    = "proofline:capture:"
-	redisVSessionPrefix   = "proofline:vsession:"
-	redisWebSessionPrefix = "proofline:websession:"
-	redisWebhookPrefix    = "proofline:webhook:"
-)
+// DefaultRedisKeyPrefix starts the Redis keys of the records kept beside
+// the results: {prefix}capture:, vsession:, websession:, webhook:.
+const DefaultRedisKeyPrefix = "proofline:"
 
-func newHosted(cfg config.Config, baseURL string, apiKeys []string, rd *redisstore.Driver, records proofline.Sealer, m *metrics.Metrics, log *slog.Logger) (*hosted, error) {
+func newHosted(cfg config.Config, baseURL string, apiKeys []string, rd *redisstore.Driver, prefix string, records proofline.Sealer, m *metrics.Metrics, log *slog.Logger) (*hosted, error) {
+	if prefix == "" {
+		prefix = DefaultRedisKeyPrefix
+	}
 	h := &hosted{log: log}
 	clients, err := Clients(cfg, apiKeys, baseURL)
 	if err != nil {
@@ -60,10 +59,10 @@ func newHosted(cfg config.Config, baseURL string, apiKeys []string, rd *redissto
 	}
 	h.csrfSecret = secret
 	if rd != nil {
-		h.captures = resultstore.NewRecords(rd.Namespace(redisCapturePrefix), records, "capture")
-		h.vsessions = resultstore.NewRecords(rd.Namespace(redisVSessionPrefix), sessionRing, "verification-session")
-		h.websessions = resultstore.NewRecords(rd.Namespace(redisWebSessionPrefix), sessionRing, "web-session")
-		h.outbox = redisoutbox.New(rd.Client(), redisWebhookPrefix)
+		h.captures = resultstore.NewRecords(rd.Namespace(prefix+"capture:"), records, "capture")
+		h.vsessions = resultstore.NewRecords(rd.Namespace(prefix+"vsession:"), sessionRing, "verification-session")
+		h.websessions = resultstore.NewRecords(rd.Namespace(prefix+"websession:"), sessionRing, "web-session")
+		h.outbox = redisoutbox.New(rd.Client(), prefix+"webhook:")
 	} else {
 		mem := func() resultstore.Driver { return resultstore.NewMemory(resultstore.MemoryOptions{}) }
 		h.captures = resultstore.NewRecords(mem(), records, "capture")

@@ -318,10 +318,10 @@ func (s *Sender) handle(ctx context.Context, it Item) {
 		clear(plain)
 	}
 	if err != nil {
-		// Sealed with a key no longer in the ring, or not ours: it can never
-		// be sent.
-		s.log.Error("webhook outbox entry does not open: dropped", slog.String("webhook_id", it.ID))
-		_ = s.opts.Outbox.Ack(ctx, it.ID, it.Value)
+		// Sealed with a key this instance does not hold (yet: a record key
+		// rotation rolling out): leave it; an instance that holds the key
+		// takes it when the lease runs out. It expires with its TTL.
+		s.log.Warn("webhook outbox entry does not open here; left for another instance", slog.String("webhook_id", it.ID))
 		return
 	}
 	if m.Timer != "" {

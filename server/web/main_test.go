@@ -23,6 +23,7 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/redistest"
 	"github.com/proofline/proofline/internal/s3test"
 )
 
@@ -175,7 +176,8 @@ func startWith(t *testing.T, mut func(*config.Config), latency time.Duration) *e
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency})
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency,
+		RedisKeyPrefix: redistest.Prefix(t)}) // deployments apart on the shared Redis
 	if err != nil {
 		t.Fatal(err)
 	}
