@@ -97,8 +97,10 @@ const (
 
 // Outcome is one attempt as a reader sees it.
 type Outcome struct {
-	ResultID    string
-	Kind        Kind
+	ResultID string
+	Kind     Kind
+	// Tenant is the API client (tenant) the attempt belongs to.
+	Tenant      string
 	Status      Status
 	RequestedAt time.Time
 	Deadline    time.Time

@@ -47,6 +47,10 @@ type Options struct {
 	// TracerProvider overrides the one built from otel_exporter_otlp_endpoint
 	// (tests use an in-memory exporter).
 	TracerProvider trace.TracerProvider
+	// RedisKeyPrefix prefixes the keys kept beside the results in Redis
+	// (captures, sessions, the webhook outbox). Default "proofline:". Tests
+	// that run several deployments on one Redis give each its own.
+	RedisKeyPrefix string
 }
 
 // App is a running proofline.
@@ -64,6 +68,7 @@ type App struct {
 	Metrics *metrics.Metrics
 
 	logger  *slog.Logger
+	hosted  *hosted
 	closers []func() error
 	pool    *pool.Pool
 	disp    *dispatch.Dispatcher
@@ -138,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	var (
 		driver   resultstore.Driver
 		counters attempts.Driver
+		rd       *redisstore.Driver
 	)
 	if cfg.RedisURL != "" {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -146,11 +152,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
-		driver, counters = d, redisattempts.New(d.Client(), "")
+		driver, counters, rd = d, redisattempts.New(d.Client(), ""), d
 	} else {
 		driver, counters = resultstore.NewMemory(resultstore.MemoryOptions{}), attempts.NewMemory(nil)
 	}
 	a.store = resultstore.New(driver, ring, resultstore.Options{Timeout: timeout})
+	if a.hosted, err = newHosted(cfg, a.BaseURL, apiKeys, rd, opts.RedisKeyPrefix, ring, a.Metrics, log); err != nil {
+		return nil, err
+	}
 	hashKey, err := attemptHashKey(cfg.AttemptHashKey)
 	if err != nil {
 		return nil, err
@@ -207,11 +216,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		ClockSkew:     time.Duration(cfg.CallbackClockSkewSeconds) * time.Second,
 		WorkerVersion: workerVersion, Logger: log, Observer: a.Metrics, TracerProvider: tp,
 		Attempts: limiter, StateIDJurisdictions: stateIDJurisdictions(cfg),
+		Captures: a.hosted.captures, Notify: a.hosted.notifyJob,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: blobs.uploads, Logger: log})
+	a.Server = server.New(a.Service, server.Options{
+		Clients: a.hosted.clients, Sessions: a.hosted.verifications, Uploads: blobs.uploads, Logger: log,
+	})
 	mux := http.NewServeMux()
 	a.Server.Mount(mux)
 	if err := mountWeb(mux, a, log); err != nil {
@@ -229,6 +241,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		go sweep(bg, blobs.sweep, uploadTTL+2*timeout, log)
 	}
 
+	a.hosted.sender.Start()
 	ok = true
 	return a, nil
 }
@@ -259,6 +272,9 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	if a.disp != nil {
 		errs = append(errs, a.disp.Close(ctx))
+	}
+	if a.hosted != nil {
+		errs = append(errs, a.hosted.close(ctx))
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())

@@ -90,6 +90,7 @@ func start(t *testing.T, o opts) *env {
 		cfg.RedisURL = redisSrv.URL()
 		cfg.RecordKeys = seal.FormatKeys(k)
 		cfg.AttemptHashKey = testHashKey
+		cfg.SessionSecret = testHashKey
 		cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
@@ -112,7 +113,8 @@ func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger})
+	// Each deployment keeps its sessions and webhooks apart on the shared Redis.
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, RedisKeyPrefix: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

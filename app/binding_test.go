@@ -29,6 +29,7 @@ func startConfigured(t *testing.T, o opts, mut func(*config.Config)) *env {
 		cfg.RedisURL = redisSrv.URL()
 		cfg.RecordKeys = seal.FormatKeys(k)
 		cfg.AttemptHashKey = testHashKey
+		cfg.SessionSecret = testHashKey
 		cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"

@@ -29,6 +29,7 @@ func TestRedisOutageMidFlight(t *testing.T) {
 	cfg.RedisURL = rs.URL()
 	cfg.RecordKeys = seal.FormatKeys(k)
 	cfg.AttemptHashKey = testHashKey
+	cfg.SessionSecret = testHashKey
 	cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 	cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 	cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"

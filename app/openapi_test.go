@@ -84,6 +84,7 @@ func contractConfig(t *testing.T, redisURL string, timeout int) config.Config {
 		cfg.RedisURL = redisURL
 		cfg.RecordKeys = seal.FormatKeys(k)
 		cfg.AttemptHashKey = testHashKey
+		cfg.SessionSecret = testHashKey
 	}
 	return cfg
 }

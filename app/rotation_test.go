@@ -19,6 +19,7 @@ func redisConfig(t *testing.T, recordKeys string, token func(kind string) string
 	cfg.RedisURL = redisSrv.URL()
 	cfg.RecordKeys = recordKeys
 	cfg.AttemptHashKey = testHashKey
+	cfg.SessionSecret = testHashKey
 	cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 	cfg.AddressProofResultLambdaToken = token("address")
 	cfg.DocumentProofResultLambdaToken = token("document")

@@ -364,6 +364,12 @@ func secretValues(cfg config.Config) []string {
 					out = append(out, f.String())
 				}
 			case reflect.Slice:
+				if cs, ok := f.Interface().(config.APIClients); ok {
+					for _, c := range cs {
+						out = append(append(out, c.APIKeys...), c.WebhookSecrets...)
+					}
+					continue
+				}
 				out = append(out, f.Interface().([]string)...)
 			}
 		}
@@ -524,6 +530,7 @@ func redisServerConfig(t *testing.T) config.Config {
 	cfg.RedisURL = redisSrv.URL()
 	cfg.RecordKeys = seal.FormatKeys(k)
 	cfg.AttemptHashKey = testHashKey
+	cfg.SessionSecret = testHashKey
 	cfg.APIKeys = []string{"test-api-key-0123456789abcdef"}
 	cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 	cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"

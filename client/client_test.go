@@ -79,6 +79,7 @@ func setup(t *testing.T, redis bool, mut ...func(*config.Config)) *client.Client
 		cfg.RedisURL = redisSrv.URL()
 		cfg.RecordKeys = seal.FormatKeys(k)
 		cfg.AttemptHashKey = "aGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGg="
+		cfg.SessionSecret = "c2Vzc2lvbnNlc3Npb25zZXNzaW9uc2Vzc2lvbnNlc3M="
 		cfg.AddressProofResultLambdaToken = "address-token-aaaaaaaaaaaa"
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
 		cfg.ResolutionProofResultLambdaToken = "resolution-token-ccccccccc"

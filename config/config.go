@@ -104,6 +104,7 @@ type Config struct {
 	AWS
 	Queue
 	Vendors
+	Hosted
 }
 
 // Defaults returns a Config with every default filled in.
@@ -124,6 +125,7 @@ func Defaults() Config {
 	c.AWS.setDefaults()
 	c.Queue.setDefaults()
 	c.Vendors.setDefaults()
+	c.Hosted.setDefaults()
 	return c
 }
 
@@ -258,6 +260,10 @@ func (c *Config) applyYAML(data []byte, path string, src origins) error {
 			continue
 		}
 		if err := node.Decode(f.Addr().Interface()); err != nil {
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				return &Error{Key: k, Msg: fe.msg, From: path}
+			}
 			return &Error{Key: k, Msg: "must be " + describe(f), From: path}
 		}
 		src[k] = path
@@ -293,6 +299,9 @@ func (c *Config) applyEnv(environ []string, src origins) error {
 
 func setFromString(f reflect.Value, s string) error {
 	s = strings.TrimSpace(s)
+	if u, ok := f.Addr().Interface().(interface{ setString(string) error }); ok {
+		return u.setString(s)
+	}
 	switch f.Kind() {
 	case reflect.String:
 		f.SetString(s)
@@ -329,6 +338,9 @@ func setFromString(f reflect.Value, s string) error {
 }
 
 func describe(f reflect.Value) string {
+	if d, ok := f.Interface().(interface{ describe() string }); ok {
+		return d.describe()
+	}
 	switch f.Kind() {
 	case reflect.Bool:
 		return "true or false"
@@ -365,7 +377,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	for _, section := range []interface{ validate(*Config) error }{&c.Web, &c.AWS, &c.Queue, &c.Vendors} {
+	for _, section := range []interface{ validate(*Config) error }{&c.Web, &c.AWS, &c.Queue, &c.Vendors, &c.Hosted} {
 		if err := section.validate(c); err != nil {
 			return err
 		}
@@ -388,6 +400,7 @@ func (c *Config) Validate() error {
 		for _, kv := range [][2]string{
 			{"record_keys", c.RecordKeys},
 			{"attempt_hash_key", c.AttemptHashKey},
+			{"session_secret", c.SessionSecret},
 			{"address_proof_result_lambda_token", c.AddressProofResultLambdaToken},
 			{"document_proof_result_lambda_token", c.DocumentProofResultLambdaToken},
 			{"resolution_proof_result_lambda_token", c.ResolutionProofResultLambdaToken},
@@ -396,8 +409,8 @@ func (c *Config) Validate() error {
 				return &Error{Key: kv[0], Msg: "is required when redis_url is set (every instance must share it)"}
 			}
 		}
-		if len(c.APIKeys) == 0 {
-			return &Error{Key: "api_keys", Msg: "is required when redis_url is set"}
+		if len(c.APIKeys) == 0 && len(c.APIClients) == 0 {
+			return &Error{Key: "api_keys", Msg: "is required when redis_url is set (or api_clients)"}
 		}
 	}
 	toks := []struct{ key, v string }{
@@ -480,7 +493,7 @@ func SecretKeys() []string {
 // API keys and the result store. `proofline worker` and the Lambda functions
 // refuse to start with any of them set, and the Lambda functions never read
 // them from Parameter Store.
-var ServerOnlyKeys = []string{"record_keys", "session_secret", "attempt_hash_key", "api_keys", "redis_url"}
+var ServerOnlyKeys = []string{"record_keys", "session_secret", "attempt_hash_key", "api_keys", "api_clients", "redis_url"}
 
 // WorkerSecretKeys are the secret keys a worker may read (SecretKeys less
 // ServerOnlyKeys): callback tokens and vendor credentials.

@@ -37,6 +37,7 @@ api_keys: [key-one-0123456789abcdef, key-two-0123456789abcdef]
 redis_url: redis://127.0.0.1:6379/0
 record_keys: k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
 attempt_hash_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+session_secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
 address_proof_result_lambda_token: aaaaaaaaaaaaaaaaaaaa
 document_proof_result_lambda_token: bbbbbbbbbbbbbbbbbbbb
 resolution_proof_result_lambda_token: cccccccccccccccccccc
@@ -131,6 +132,8 @@ func TestWorkerConfigHoldsNoServerKey(t *testing.T) {
 			v = "k1:" + v
 		case "redis_url":
 			v = "redis://127.0.0.1:1/0"
+		case "api_clients":
+			v = `[{"name":"idp","api_keys":["AAAAAAAAAAAAAAAAAAAA"]}]`
 		}
 		if err := c.Set(k, v); err != nil {
 			t.Fatal(err)

@@ -2,10 +2,13 @@ package config
 
 // Web configures the identity-verification pages (docs/web.md).
 type Web struct {
-	// SessionSecret keys the browser session cookie (AES-256-GCM) and the
-	// CSRF tokens: base64 of at least 32 bytes. Generated at start when
-	// empty, which logs every person out at restart; set it when several
-	// server instances share a load balancer.
+	// SessionSecret is the session key ring: it seals the browser sessions
+	// and verification sessions kept in the result store, and keys the CSRF
+	// tokens. Either base64 of at least 32 bytes (a ring of one key derived
+	// from it), or a ring like record_keys, "id:base64key,id:base64key" with
+	// 32-byte keys, the first sealing and all opening (rotation). Generated
+	// at start when empty, which ends every session at restart; required
+	// with redis_url (every instance must open every session).
 	SessionSecret string `key:"session_secret" secret:"true"`
 	// IDVMaxAttempts is how many failed proofing attempts (a vendor said no)
 	// a person may make within IDVAttemptWindowInHours. Timeouts and vendor
@@ -58,8 +61,8 @@ func (w *Web) validate(c *Config) error {
 		}
 	}
 	if w.SessionSecret != "" {
-		if b, err := DecodeKey(w.SessionSecret); err != nil || len(b) < 32 {
-			return &Error{Key: "session_secret", Msg: "must be base64 of at least 32 bytes"}
+		if _, err := SessionKeys(w.SessionSecret); err != nil {
+			return err
 		}
 	}
 	return nil

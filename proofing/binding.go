@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/tenant"
 )
 
 // The document binds the identity (ARCHITECTURE invariant 8). A resolution
@@ -117,6 +118,9 @@ func (s *Service) storedDocument(ctx context.Context, id string) (*proofline.Doc
 		return nil, msgDocNotStored, nil
 	case err != nil:
 		return nil, "", err
+	case rec.Tenant != tenant.From(ctx):
+		// Another tenant's result is not there, whatever it is.
+		return nil, msgDocNotStored, nil
 	case rec.Kind != proofline.KindDocument:
 		return nil, msgDocWrongKind, nil
 	case rec.State != proofline.StatusDone || rec.Result == nil:

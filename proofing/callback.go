@@ -109,10 +109,14 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 		// flow, and a vendor timeout or exception is not the person's doing.
 		s.opts.Attempts.Finish(ctx, rec.AttemptKeys, c.ResultID, !result.Success && result.Exception == nil && !result.TimedOut)
 	}
-	s.waiters.wake(&proofline.Outcome{
-		ResultID: c.ResultID, Kind: rec.Kind, Status: proofline.StatusDone,
+	done := &proofline.Outcome{
+		ResultID: c.ResultID, Kind: rec.Kind, Tenant: rec.Tenant, Status: proofline.StatusDone,
 		RequestedAt: rec.RequestedAt, Deadline: rec.Deadline, CompletedAt: now, Result: result,
-	})
+	}
+	s.waiters.wake(done)
+	if rec.Notify && s.opts.Notify != nil {
+		s.opts.Notify(ctx, done)
+	}
 	s.stats.completed(c.Kind, now.Sub(rec.RequestedAt), rec.Deadline.Sub(rec.RequestedAt), result)
 	log.LogAttrs(ctx, slog.LevelInfo, "result received",
 		slog.Bool("success", result.Success), slog.Bool("vendor_timed_out", result.TimedOut),

@@ -21,6 +21,7 @@ import (
 	"github.com/proofline/proofline/observe/tracing"
 	"github.com/proofline/proofline/proofing/attempts"
 	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/tenant"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -62,6 +63,14 @@ type Options struct {
 	// whenever the document's jurisdiction is one of them. nil: every
 	// jurisdiction (the state-ID stage always runs after a document).
 	StateIDJurisdictions []string
+	// Captures records which tenant created each document capture, so a
+	// document start names only its own tenant's capture (tenancy.go).
+	// nil: captures are not tracked (a single-tenant library use).
+	Captures *resultstore.Records
+	// Notify, when set, is called after the result of an attempt started
+	// with Attempt.Notify is stored (the proofing_job.completed webhook).
+	// It must not block for long; its failure is its own to log.
+	Notify func(ctx context.Context, o *proofline.Outcome)
 }
 
 // Observer is told of what the service counts. Reasons for a refused
@@ -158,6 +167,9 @@ type Attempt struct {
 	PersonID string `json:"person_id,omitempty"`
 	// ClientIP is the person's IP address as the IdP saw it.
 	ClientIP string `json:"client_ip,omitempty"`
+	// Notify asks for Options.Notify when the result is stored (set by the
+	// JSON API for clients with job webhooks; never from a request body).
+	Notify bool `json:"-"`
 }
 
 func (a *Attempt) validate(v *proofline.ValidationError) {
@@ -184,7 +196,7 @@ type ResolutionRequest struct {
 	// result (see bindDocument); starting the resolution consumes it.
 	DocumentResultID string `json:"document_result_id,omitempty"`
 	// Document binds the applicant to document PII the caller keeps sealed
-	// itself (the web flow's session cookie), as DocumentResultID does
+	// itself (the web flow's sealed session), as DocumentResultID does
 	// (which wins when both are set); its errors name the field "document".
 	// It never comes from a request body.
 	Document *proofline.DocumentPII `json:"-"`
@@ -266,7 +278,14 @@ func (s *Service) NewCapture(ctx context.Context) (*blobstore.Capture, error) {
 	if s.opts.Blobs == nil {
 		return nil, proofline.Errorf(proofline.EUNAVAILABLE, "document capture is not configured")
 	}
-	return s.opts.Blobs.NewCapture(ctx)
+	c, err := s.opts.Blobs.NewCapture(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordCapture(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // StartDocument validates r and starts a document job. Image URLs must be
@@ -278,6 +297,11 @@ func (s *Service) NewCapture(ctx context.Context) (*blobstore.Capture, error) {
 func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (_ *Started, err error) {
 	if s.opts.Blobs == nil {
 		return nil, proofline.Errorf(proofline.EUNAVAILABLE, "document proofing is not configured")
+	}
+	// Another tenant's capture (or an unknown one) is not found, and its
+	// images are left alone.
+	if err := s.ownCapture(ctx, r.CaptureID); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil && validCaptureID(r.CaptureID) {
@@ -375,8 +399,9 @@ func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p
 		return nil, err
 	}
 	var keys attempts.Keys
+	owner := tenant.From(ctx)
 	if s.opts.Attempts != nil {
-		if keys, err = s.opts.Attempts.Reserve(ctx, attempts.Subject{PersonID: who.PersonID, ClientIP: who.ClientIP}, id, deadline); err != nil {
+		if keys, err = s.opts.Attempts.Reserve(ctx, attempts.Subject{PersonID: personSubject(owner, who.PersonID), ClientIP: who.ClientIP}, id, deadline); err != nil {
 			if proofline.ErrorCode(err) == proofline.ELIMIT {
 				s.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "attempt refused: limit reached", slog.String("kind", string(kind)))
 			}
@@ -391,7 +416,7 @@ func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p
 	if err := s.opts.Store.CreatePending(ctx, resultstore.Pending{
 		ResultID: id, Kind: kind, RequestedAt: now, Deadline: deadline,
 		DataKey: jobKeys.DataKey, ClaimToken: jobKeys.ClaimToken, CallbackSecret: jobKeys.CallbackSecret,
-		TraceID: traceID, AttemptKeys: keys,
+		TraceID: traceID, AttemptKeys: keys, Tenant: owner, Notify: who.Notify && s.opts.Notify != nil,
 	}); err != nil {
 		release()
 		return nil, err
@@ -409,13 +434,29 @@ func (s *Service) start(ctx context.Context, kind proofline.Kind, who Attempt, p
 }
 
 // Outcome returns the state of an attempt: pending, done with its result, or
-// timed_out. ENOTFOUND for an id that never existed, expired or was forgotten.
+// timed_out. ENOTFOUND for an id that never existed, expired or was
+// forgotten, or that belongs to another tenant than ctx's (tenant.From).
 func (s *Service) Outcome(ctx context.Context, resultID string) (*proofline.Outcome, error) {
-	return s.opts.Store.Outcome(ctx, resultID)
+	o, err := s.opts.Store.Outcome(ctx, resultID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Tenant != tenant.From(ctx) {
+		return nil, proofline.Errorf(proofline.ENOTFOUND, "result not found")
+	}
+	return o, nil
 }
 
-// Forget deletes an attempt once the IdP has taken its result.
+// Forget deletes an attempt once the IdP has taken its result. ENOTFOUND as
+// for Outcome: another tenant's attempt is neither read nor deleted.
 func (s *Service) Forget(ctx context.Context, resultID string) error {
+	rec, err := s.opts.Store.Lookup(ctx, resultID)
+	if err != nil {
+		return err
+	}
+	if rec.Tenant != tenant.From(ctx) {
+		return proofline.Errorf(proofline.ENOTFOUND, "result not found")
+	}
 	return s.opts.Store.Delete(ctx, resultID)
 }
 

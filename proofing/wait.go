@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/tenant"
 )
 
 // waiters wakes local readers the moment a callback stores a result.
@@ -78,6 +79,9 @@ func (s *Service) WaitOutcome(ctx context.Context, resultID string, poll time.Du
 			return o, ctx.Err()
 		case done := <-ch:
 			deadline.Stop()
+			if done.Tenant != tenant.From(ctx) {
+				return nil, proofline.Errorf(proofline.ENOTFOUND, "result not found")
+			}
 			return done, nil
 		case <-tick.C:
 		case <-deadline.C:

@@ -23,6 +23,8 @@ func TestMemoryDriver(t *testing.T) { storetest.RunDriverTests(t, memoryHarness(
 
 func TestMemoryStore(t *testing.T) { storetest.RunStoreTests(t, memoryHarness()) }
 
+func TestMemoryRecords(t *testing.T) { storetest.RunRecordsTests(t, memoryHarness()) }
+
 func TestMemoryJanitorSweeps(t *testing.T) {
 	t.Parallel()
 	clk := storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))

@@ -88,6 +88,12 @@ type Pending struct {
 	// AttemptKeys are the hashed attempt-limit subjects this attempt holds
 	// a slot for (package attempts), released when the result arrives.
 	AttemptKeys []string
+	// Tenant is the API client (tenant) the attempt belongs to; only it
+	// may read or forget it. Empty for the attempts of the built-in demo.
+	Tenant string
+	// Notify asks for a proofing_job.completed webhook to the tenant when
+	// the result is stored.
+	Notify bool
 }
 
 // Record is one stored attempt as read by Lookup.
@@ -120,6 +126,8 @@ type record struct {
 	ClaimedAt   time.Time         `json:"claimed_at,omitzero"`
 	TraceID     string            `json:"trace_id,omitempty"`
 	AttemptKeys []string          `json:"attempt_keys,omitempty"`
+	Tenant      string            `json:"tenant,omitempty"`
+	Notify      bool              `json:"notify,omitempty"`
 	CompletedAt time.Time         `json:"completed_at,omitzero"`
 	Result      *proofline.Result `json:"result,omitempty"` // PIIFromDoc always nil
 	// PII is the sealed JSON of Result.PIIFromDoc, bound to the result id.
@@ -146,6 +154,8 @@ func (s *Store) CreatePending(ctx context.Context, p Pending) error {
 		Secret:      p.CallbackSecret,
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
+		Tenant:      p.Tenant,
+		Notify:      p.Notify,
 	}, p.ResultID, nil)
 	if err != nil {
 		return err
@@ -183,6 +193,8 @@ func validatePending(p *Pending, now time.Time) error {
 		return invalid("callback_secret", "callback secret must be 32 bytes")
 	case len(p.TraceID) > maxTraceID:
 		return invalid("trace_id", "trace id too long")
+	case len(p.Tenant) > maxTraceID:
+		return invalid("tenant", "tenant too long")
 	}
 	return nil
 }
@@ -232,6 +244,8 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 		ClaimedAt:   rec.ClaimedAt.UTC(),
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
+		Tenant:      p.Tenant,
+		Notify:      p.Notify,
 		CompletedAt: completedAt.UTC(),
 		Result:      &stored,
 	}, p.ResultID, r.PIIFromDoc)
@@ -277,6 +291,8 @@ func (s *Store) Claim(ctx context.Context, rec *Record, at time.Time) error {
 		ClaimedAt:   at.UTC(),
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
+		Tenant:      p.Tenant,
+		Notify:      p.Notify,
 	}, p.ResultID, nil)
 	if err != nil {
 		return err
@@ -301,6 +317,8 @@ func (s *Store) shred(ctx context.Context, rec *Record) {
 		ClaimedAt:   rec.ClaimedAt.UTC(),
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
+		Tenant:      p.Tenant,
+		Notify:      p.Notify,
 	}, p.ResultID, nil)
 	if err == nil {
 		_ = s.swap(ctx, rec, next, "")
@@ -336,6 +354,7 @@ func (s *Store) Outcome(ctx context.Context, id string) (*proofline.Outcome, err
 	o := &proofline.Outcome{
 		ResultID:    rec.ResultID,
 		Kind:        rec.Kind,
+		Tenant:      rec.Tenant,
 		Status:      rec.State,
 		RequestedAt: rec.RequestedAt,
 		Deadline:    rec.Deadline,
@@ -426,6 +445,8 @@ func (s *Store) open(id string, raw []byte) (*Record, error) {
 		Deadline:    rec.Deadline,
 		TraceID:     rec.TraceID,
 		AttemptKeys: rec.AttemptKeys,
+		Tenant:      rec.Tenant,
+		Notify:      rec.Notify,
 	}
 	out := &Record{Pending: p, State: rec.State, ClaimedAt: rec.ClaimedAt, raw: raw}
 	out.read = p

@@ -14,8 +14,11 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,6 +99,18 @@ func FormatKeys(keys ...Key) string {
 		parts[i] = k.ID + ":" + base64.StdEncoding.EncodeToString(k.Material)
 	}
 	return strings.Join(parts, ",")
+}
+
+// DeriveKey returns the key derived from secret for purpose: the material is
+// HMAC-SHA256(secret, purpose), the id "d-" and 8 hex characters of a hash of
+// the material, so every process holding secret derives the same key and
+// id, and another secret gives another id.
+func DeriveKey(secret []byte, purpose string) Key {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	material := m.Sum(nil)
+	id := sha256.Sum256(append([]byte("proofline/seal/derived-id\x00"), material...))
+	return Key{ID: "d-" + hex.EncodeToString(id[:4]), Material: material}
 }
 
 func decodeB64(s string) ([]byte, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/tenant"
 )
 
 // MountAPI mounts the JSON API for IdP back ends, behind bearer API keys.
@@ -23,29 +24,45 @@ func (s *Server) MountAPI(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/proofing/address", s.authed(s.startAddress))
 	mux.Handle("GET /api/v1/proofing/{result_id}", s.authed(s.getOutcome))
 	mux.Handle("DELETE /api/v1/proofing/{result_id}", s.authed(s.deleteOutcome))
+	if s.opts.Sessions != nil {
+		mux.Handle("POST /api/v1/verification-sessions", s.authed(s.createSession))
+		mux.Handle("GET /api/v1/verification-sessions/{id}", s.authed(s.getSession))
+		mux.Handle("POST /api/v1/verification-sessions/{id}/cancel", s.authed(s.cancelSession))
+	}
 	mux.Handle("/api/v1/", s.authed(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, proofline.Errorf(proofline.ENOTFOUND, "no such endpoint"))
 	}))
 }
 
+// authed admits a request with a valid API key and runs h under the key's
+// tenant (tenant.With): everything h creates belongs to it, and it reads
+// nothing of another tenant's.
 func (s *Server) authed(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		valid := false
-		for _, k := range s.opts.APIKeys {
-			// Compare with every key so timing does not reveal which matched.
-			if proofline.TokenEqual(strings.TrimSpace(key), k) {
-				valid = true
-			}
-		}
+		// Authenticate compares with every key, so timing does not reveal
+		// which matched.
+		c, valid := s.clients.Authenticate(strings.TrimSpace(key))
 		if !ok || !valid {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="proofline"`)
 			writeError(w, proofline.Errorf(proofline.EUNAUTHORIZED, "a valid API key is required"))
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		h(w, r)
+		ctx := context.WithValue(tenant.With(r.Context(), c.Name), clientKey{}, c)
+		h(w, r.WithContext(ctx))
 	})
+}
+
+type clientKey struct{}
+
+// clientOf is the API client of an authed request.
+func clientOf(r *http.Request) *tenant.Client {
+	c, _ := r.Context().Value(clientKey{}).(*tenant.Client)
+	if c == nil {
+		return &tenant.Client{}
+	}
+	return c
 }
 
 type startResponse struct {
@@ -66,6 +83,7 @@ func (s *Server) startResolution(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &req) {
 		return
 	}
+	req.Notify = clientOf(r).JobWebhooks
 	st, err := s.svc.StartResolution(r.Context(), req)
 	if err != nil {
 		writeError(w, err)
@@ -79,6 +97,7 @@ func (s *Server) startAddress(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &req) {
 		return
 	}
+	req.Notify = clientOf(r).JobWebhooks
 	st, err := s.svc.StartAddress(r.Context(), req)
 	if err != nil {
 		writeError(w, err)
@@ -92,6 +111,7 @@ func (s *Server) startDocument(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &req) {
 		return
 	}
+	req.Notify = clientOf(r).JobWebhooks
 	st, err := s.svc.StartDocument(r.Context(), req)
 	if err != nil {
 		writeError(w, err)

@@ -17,12 +17,21 @@ import (
 	"time"
 
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/proofing/verification"
+	"github.com/proofline/proofline/tenant"
 )
 
 // Options configure a Server.
 type Options struct {
-	// APIKeys are the bearer keys accepted on /api/v1 (config api_keys).
+	// APIKeys are the bearer keys accepted on /api/v1 (config api_keys),
+	// each its own tenant; used only when Clients is nil.
 	APIKeys []string
+	// Clients are the API clients (config api_clients and api_keys): their
+	// keys are accepted on /api/v1, each under its client's tenant.
+	Clients *tenant.Registry
+	// Sessions serves /api/v1/verification-sessions; nil: those routes are
+	// not mounted.
+	Sessions *verification.Service
 	// Uploads serves PUT /uploads/{capture_id}/{side} for the local blob
 	// store; nil when uploads go elsewhere (S3).
 	Uploads http.Handler
@@ -35,9 +44,10 @@ type Options struct {
 
 // Server serves proofline over HTTP.
 type Server struct {
-	svc  *proofing.Service
-	opts Options
-	log  *slog.Logger
+	svc     *proofing.Service
+	opts    Options
+	log     *slog.Logger
+	clients *tenant.Registry
 }
 
 // New returns a Server over svc.
@@ -51,7 +61,20 @@ func New(svc *proofing.Service, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{svc: svc, opts: opts, log: opts.Logger}
+	clients := opts.Clients
+	if clients == nil {
+		var cs []tenant.Client
+		for _, k := range opts.APIKeys {
+			cs = append(cs, tenant.KeyClient(k))
+		}
+		var err error
+		// Only keys matter here (the origin is for verification sessions,
+		// which need Clients).
+		if clients, err = tenant.New(cs, "http://127.0.0.1"); err != nil {
+			panic("server: " + err.Error())
+		}
+	}
+	return &Server{svc: svc, opts: opts, log: opts.Logger, clients: clients}
 }
 
 // Handler serves every route: the JSON API, callbacks, uploads and /healthz,

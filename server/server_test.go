@@ -25,6 +25,7 @@ import (
 	"github.com/proofline/proofline/resultstore/redisstore"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/server"
+	"github.com/proofline/proofline/tenant"
 )
 
 var redisSrv *redistest.Server
@@ -135,9 +136,12 @@ func (f *fixture) startAddress() (string, []byte) {
 }
 
 // startUnclaimed starts an address job and returns its envelope.
+// keyCtx is the API key's tenant: jobs started under it are the key's.
+var keyCtx = tenant.With(context.Background(), tenant.KeyClient(apiKey).Name)
+
 func (f *fixture) startUnclaimed() *proofline.Envelope {
 	f.t.Helper()
-	st, err := f.svc.StartAddress(context.Background(), proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+	st, err := f.svc.StartAddress(keyCtx, proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -278,14 +282,14 @@ func testCallbackStatusCodes(t *testing.T, f *fixture) {
 		}
 	}
 	// None of that stored anything.
-	if o, _ := f.svc.Outcome(context.Background(), id); o.Status != proofline.StatusPending {
+	if o, _ := f.svc.Outcome(keyCtx, id); o.Status != proofline.StatusPending {
 		t.Fatalf("a refused callback changed the record: %v", o.Status)
 	}
 	good := cb{id: id, token: tok, secret: secret}
 	if got := f.post(good); got != 204 {
 		t.Fatalf("valid callback: %d", got)
 	}
-	o, err := f.svc.Outcome(context.Background(), id)
+	o, err := f.svc.Outcome(keyCtx, id)
 	if err != nil || o.Status != proofline.StatusDone || !o.Result.Success || o.Result.TransactionID != "t" {
 		t.Fatalf("outcome after 204: %+v %v", o, err)
 	}
@@ -295,7 +299,7 @@ func testCallbackStatusCodes(t *testing.T, f *fixture) {
 	if got := f.post(cb{id: id, token: tok, secret: secret, body: `{"address_result":{"success":false}}`}); got != 409 {
 		t.Errorf("second outcome: %d, want 409", got)
 	}
-	if o, _ := f.svc.Outcome(context.Background(), id); !o.Result.Success {
+	if o, _ := f.svc.Outcome(keyCtx, id); !o.Result.Success {
 		t.Error("a later callback overwrote the result")
 	}
 	st := f.svc.Stats()[proofline.KindAddress]
@@ -365,7 +369,7 @@ func testClaimStatusCodes(t *testing.T, f *fixture) {
 	}
 	// A late claim is 410 also once a read past the deadline has dropped
 	// the job's key: the worker counts it as expired, not as a duplicate.
-	if o, err := f.svc.Outcome(context.Background(), read.ResultID); err != nil || o.Status != proofline.StatusTimedOut {
+	if o, err := f.svc.Outcome(keyCtx, read.ResultID); err != nil || o.Status != proofline.StatusTimedOut {
 		t.Fatalf("read past the deadline: %v %v", o, err)
 	}
 	rc, _ := proofline.NewClaimant(read)
@@ -392,7 +396,7 @@ func testLateCallback(t *testing.T, f *fixture) {
 	if st := f.svc.Stats()[proofline.KindAddress]; st.Late != 1 {
 		t.Errorf("late not counted: %+v", st)
 	}
-	o, _ := f.svc.Outcome(context.Background(), id)
+	o, _ := f.svc.Outcome(keyCtx, id)
 	if o.Status != proofline.StatusTimedOut {
 		t.Errorf("status %s, want timed_out", o.Status)
 	}

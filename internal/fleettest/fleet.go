@@ -135,6 +135,7 @@ func (f *Fleet) env(role string, extra ...string) []string {
 			"PROOFLINE_REDIS_URL="+f.o.RedisURL,
 			"PROOFLINE_RECORD_KEYS="+f.recordKeys,
 			"PROOFLINE_ATTEMPT_HASH_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("h"), 32)),
+			"PROOFLINE_SESSION_SECRET="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("s"), 32)),
 			"PROOFLINE_API_KEYS="+APIKey,
 			"PROOFLINE_UPLOAD_SIGNING_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("u"), 32)),
 			"PROOFLINE_QUEUE_PROOFING_ENABLED=true",

@@ -47,6 +47,9 @@ type Driver struct {
 	client    rueidis.Client
 	prefix    string
 	closeOnce sync.Once
+	// borrowed: the connection belongs to the Driver this one was made
+	// from (Namespace); Close leaves it open.
+	borrowed bool
 }
 
 // swapScript replaces KEYS[1] with ARGV[2] (TTL ARGV[3] ms) only if it holds
@@ -208,9 +211,19 @@ func (d *Driver) Delete(ctx context.Context, id string) (bool, error) {
 // Redis attempts driver). Closing it is the Driver's job.
 func (d *Driver) Client() rueidis.Client { return d.client }
 
-// Close closes the connections. It is idempotent.
+// Namespace returns a Driver over the same connection whose keys are under
+// prefix instead (e.g. "proofline:session:"), for other records kept beside
+// the results. Closing it leaves the connection open: the Driver it was made
+// from owns it.
+func (d *Driver) Namespace(prefix string) *Driver {
+	return &Driver{client: d.client, prefix: prefix, borrowed: true}
+}
+
+// Close closes the connections (not those of a Namespace). It is idempotent.
 func (d *Driver) Close() error {
-	d.closeOnce.Do(d.client.Close)
+	if !d.borrowed {
+		d.closeOnce.Do(d.client.Close)
+	}
 	return nil
 }
 

@@ -40,6 +40,28 @@ func TestRedisDriver(t *testing.T) { storetest.RunDriverTests(t, harness()) }
 
 func TestRedisStore(t *testing.T) { storetest.RunStoreTests(t, harness()) }
 
+func TestRedisRecords(t *testing.T) { storetest.RunRecordsTests(t, harness()) }
+
+// TestNamespaceSharesTheConnection: a Namespace driver keeps its keys under
+// its own prefix, and closing it leaves the parent's connection open.
+func TestNamespaceSharesTheConnection(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t)
+	t.Cleanup(func() { _ = d.Close() })
+	ns := d.Namespace(redistest.Prefix(t))
+	ctx := context.Background()
+	if err := ns.Create(ctx, "same-id", []byte("ns"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, "same-id"); !errors.Is(err, resultstore.ErrNotFound) {
+		t.Fatalf("the parent sees the namespace's key: %v", err)
+	}
+	_ = ns.Close()
+	if err := d.Create(ctx, "same-id", []byte("parent"), time.Minute); err != nil {
+		t.Fatalf("the parent's connection closed with its namespace: %v", err)
+	}
+}
+
 const password = "hunter2secret"
 
 func TestNewFailsClearlyWhenRedisIsDown(t *testing.T) {

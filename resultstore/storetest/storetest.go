@@ -588,6 +588,28 @@ func waitGone(t *testing.T, e *env, k string, notBefore time.Time) {
 
 // RunStoreTests runs the Store conformance tests over drivers from h.
 func RunStoreTests(t *testing.T, h Harness) {
+	t.Run("TenantAndNotifyKept", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		st := e.store(0, nil)
+		p := NewPending(e.now(), time.Minute)
+		p.Tenant, p.Notify = "idp-prod", true
+		must(t, st.CreatePending(e.ctx, p))
+		rec, err := st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		must(t, st.Claim(e.ctx, rec, e.now()))
+		rec, err = st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		must(t, st.Complete(e.ctx, rec, CanaryResult(), e.now()))
+		rec, err = st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		o, err := st.Outcome(e.ctx, p.ResultID)
+		must(t, err)
+		if rec.Tenant != "idp-prod" || !rec.Notify || o.Tenant != "idp-prod" {
+			t.Fatalf("after claim and completion: tenant %q notify %v, outcome tenant %q", rec.Tenant, rec.Notify, o.Tenant)
+		}
+	})
+
 	t.Run("PendingRoundTrip", func(t *testing.T) {
 		t.Parallel()
 		e := h.setup(t)

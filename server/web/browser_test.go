@@ -275,6 +275,13 @@ func TestBrowserSSNFieldError(t *testing.T) {
 	if inv, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('ssn').getAttribute('aria-invalid')`)); inv != "true" {
 		t.Errorf("ssn aria-invalid=%q", inv)
 	}
+	// The SSN never goes back into the page: the field is empty.
+	if got := value(t, ctx, "#ssn"); got != "" {
+		t.Errorf("after the failure the SSN field holds %q", got)
+	}
+	if html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`)); strings.Contains(html, "123-66-6666") {
+		t.Error("the SSN is in the page's HTML")
+	}
 	do(t, ctx, chromedp.ScrollIntoView(chromedp.CSS("#submit")))
 	shot(t, ctx, "09-ssn-error")
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/proofing/verification"
+	"github.com/proofline/proofline/tenant"
 	"net/netip"
 )
 
@@ -71,11 +73,38 @@ func (h *Handler) start(q *request) {
 	}})
 }
 
+// postStart starts over: the session is revoked and a new one begins. A
+// hosted verification session starts its steps again (the person keeps
+// working on it); otherwise the demo creates a verification session of its
+// own.
 func (h *Handler) postStart(q *request) {
 	if q.s.Pending != nil {
 		_ = h.svc.Forget(q.r.Context(), q.s.Pending.ResultID)
 	}
-	q.s = &session{ID: randomID(), Step: stepDocument, Liveness: q.r.PostForm.Get("liveness") == "on", Failures: q.s.Failures}
+	old := q.s
+	var vs *verification.Session
+	var err error
+	if old.VS != "" && old.ReturnURL != "" {
+		if vs, err = h.vs.Active(q.r.Context(), old.VS); err == nil {
+			err = h.vs.Restart(q.r.Context(), old.VS)
+		}
+		if code := proofline.ErrorCode(err); code == proofline.EGONE || code == proofline.ENOTFOUND {
+			h.ended(q)
+			return
+		}
+	} else {
+		vs, err = h.vs.StartDemo(q.r.Context(), nil)
+	}
+	if err != nil {
+		h.serviceError(q, err)
+		return
+	}
+	if !h.revoke(q) {
+		return
+	}
+	s := bind(vs, old.ID)
+	s.Liveness, s.Failures = q.r.PostForm.Get("liveness") == "on", old.Failures
+	q.use(s)
 	h.redirect(q, h.location(q.s))
 }
 
@@ -133,7 +162,7 @@ func (h *Handler) document(q *request) {
 }
 
 func (h *Handler) postDocument(q *request) {
-	if !h.at(q, "/verify/document") {
+	if !h.at(q, "/verify/document") || !h.active(q) {
 		return
 	}
 	f := q.r.PostForm
@@ -202,8 +231,7 @@ func (h *Handler) started(q *request, st *proofing.Started) {
 // an attempt (queue full, store down); it does not count as an attempt.
 func (h *Handler) serviceError(q *request, err error) {
 	if proofline.ErrorCode(err) == proofline.ELIMIT {
-		q.s.Screen = screenLimit
-		h.redirect(q, "/verify/limit")
+		h.limitReached(q)
 		return
 	}
 	h.log.LogAttrs(q.r.Context(), slog.LevelWarn, "web: service error", slog.String("code", proofline.ErrorCode(err)))
@@ -212,9 +240,10 @@ func (h *Handler) serviceError(q *request, err error) {
 }
 
 // attempt names this person for the service's shared attempt limits: the
-// session and the client address.
+// verification session's person_id (a new cookie is the same person) and the
+// client address.
 func (h *Handler) attempt(q *request) proofing.Attempt {
-	return proofing.Attempt{PersonID: "session:" + q.s.ID, ClientIP: clientIP(q.r, h.opts.ClientIPHeader)}
+	return proofing.Attempt{PersonID: q.s.PersonID, ClientIP: clientIP(q.r, h.opts.ClientIPHeader)}
 }
 
 // clientIP is the right-most address of header (the one our own load
@@ -264,8 +293,9 @@ func (h *Handler) wait(q *request) {
 		h.render(q, http.StatusOK, "wait", view{Title: "We are checking", Refresh: int(h.opts.PollInterval / time.Second), Step: stepNumber(p.Kind), Data: v})
 		return
 	}
-	h.apply(q, o)
-	h.redirect(q, h.location(q.s))
+	if h.apply(q, o) {
+		h.redirect(q, h.location(q.s))
+	}
 }
 
 func waitMessage(k proofline.Kind) string {
@@ -289,8 +319,10 @@ func stepNumber(k proofline.Kind) int {
 }
 
 // apply moves the flow on from the outcome of the pending attempt (nil: the
-// record is gone, which reads as a timeout) and forgets the attempt.
-func (h *Handler) apply(q *request, o *proofline.Outcome) {
+// record is gone, which reads as a timeout) and forgets the attempt. A
+// success is recorded in the verification session; false when that answered
+// the request (the session ended, or could not be written).
+func (h *Handler) apply(q *request, o *proofline.Outcome) bool {
 	p := q.s.Pending
 	q.s.Pending = nil
 	ctx := q.r.Context()
@@ -302,7 +334,7 @@ func (h *Handler) apply(q *request, o *proofline.Outcome) {
 	}()
 	if o == nil || o.Status != proofline.StatusDone || o.Result == nil {
 		q.s.Screen = screenTimeout
-		return
+		return true
 	}
 	r := o.Result
 	switch {
@@ -322,16 +354,15 @@ func (h *Handler) apply(q *request, o *proofline.Outcome) {
 				outcome = "failure"
 				q.s.Failures = append(q.s.Failures, now.Unix())
 				q.s.Errors = map[string][]string{"general": {msgDocumentUnusable}}
-				return
+				return true
 			}
 			q.s.Doc = personOfDoc(r.PIIFromDoc)
 			q.s.Person = nil
-			q.s.Step = stepInfo
-		case proofline.KindResolution:
-			q.s.Step = stepPhone
-		case proofline.KindAddress:
-			q.s.Step = stepDone
 		}
+		if !h.succeeded(q, p, r) {
+			return false
+		}
+		q.s.Step = q.s.next(q.s.Step)
 	default:
 		outcome = "failure"
 		q.s.Failures = append(q.s.Failures, h.opts.Now().Unix())
@@ -343,18 +374,23 @@ func (h *Handler) apply(q *request, o *proofline.Outcome) {
 			q.s.Errors["general"] = []string{"We could not verify this. Check it and try again."}
 		}
 	}
+	return true
 }
 
 // bound returns the session's pending attempt when the path's result_id is
 // bound to it; anything else is 404.
-func (h *Handler) bound(w http.ResponseWriter, r *http.Request) (*pending, bool) {
-	s := h.ss.load(r)
+func (h *Handler) bound(w http.ResponseWriter, r *http.Request) (*pending, context.Context, bool) {
+	s, err := h.ss.load(r)
+	if err != nil {
+		h.unavailable(w, r, err)
+		return nil, nil, false
+	}
 	id := r.PathValue("result_id")
 	if s.Pending == nil || !proofline.TokenEqual(id, s.Pending.ResultID) {
 		http.NotFound(w, r)
-		return nil, false
+		return nil, nil, false
 	}
-	return s.Pending, true
+	return s.Pending, tenant.With(r.Context(), s.Tenant), true
 }
 
 // events pushes one "outcome" event (server-sent events) when the bound
@@ -365,7 +401,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	p, ok := h.bound(w, r)
+	p, tctx, ok := h.bound(w, r)
 	if !ok {
 		return
 	}
@@ -379,7 +415,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	if rc.Flush() != nil {
 		return
 	}
-	ctx, cancel := context.WithDeadline(r.Context(), end)
+	ctx, cancel := context.WithDeadline(tctx, end)
 	defer cancel()
 	_, err := h.svc.WaitOutcome(ctx, p.ResultID, h.opts.PollInterval)
 	if r.Context().Err() != nil {
@@ -395,12 +431,12 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 
 // status answers the polling fallback: {"state":"pending"} or {"state":"ready"}.
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.bound(w, r)
+	p, tctx, ok := h.bound(w, r)
 	if !ok {
 		return
 	}
 	state := "ready"
-	if o, err := h.svc.Outcome(r.Context(), p.ResultID); err == nil && o.Status == proofline.StatusPending {
+	if o, err := h.svc.Outcome(tctx, p.ResultID); err == nil && o.Status == proofline.StatusPending {
 		state = "pending"
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -500,7 +536,7 @@ func (h *Handler) info(q *request) {
 	if !h.at(q, "/verify/info") {
 		return
 	}
-	if q.s.Doc == nil {
+	if q.s.Doc == nil && q.s.has(verification.StepDocument) {
 		h.redirect(q, "/")
 		return
 	}
@@ -508,7 +544,28 @@ func (h *Handler) info(q *request) {
 	if p == nil {
 		p = q.s.Doc
 	}
+	if p == nil {
+		p = &person{}
+	}
 	h.renderInfo(q, http.StatusOK, p, takeErrors(q.s))
+}
+
+// identityFields are the information form's fields for a session without a
+// document step: with no ID to read them from, the person gives the names
+// and date of birth too.
+var identityFields = []struct{ Name, Label, Auto, Hint string }{
+	{"first_name", "First name", "given-name", ""},
+	{"middle_name", "Middle name (optional)", "additional-name", ""},
+	{"last_name", "Last name", "family-name", ""},
+	{"dob", "Date of birth", "bday", "Like 1985-03-04"},
+}
+
+// formFields are the information form's fields of session s.
+func formFields(s *session) []struct{ Name, Label, Auto, Hint string } {
+	if s.Doc != nil {
+		return infoFields
+	}
+	return append(append([]struct{ Name, Label, Auto, Hint string }{}, identityFields...), infoFields...)
 }
 
 // renderInfo shows the ID's facts from the session's Doc and the form with
@@ -517,6 +574,9 @@ func (h *Handler) renderInfo(q *request, status int, p *person, errs map[string]
 	doc := q.s.Doc
 	var v infoView
 	for _, f := range fromID {
+		if doc == nil {
+			break
+		}
 		val := doc.get(f.Name)
 		if f.Name == "state_id_type" && idTypes[val] != "" {
 			val = idTypes[val]
@@ -527,8 +587,12 @@ func (h *Handler) renderInfo(q *request, status int, p *person, errs map[string]
 		v.FromID = append(v.FromID, fieldView{Name: f.Name, Label: f.Label, Value: val})
 	}
 	var names []string
-	for _, f := range infoFields {
-		v.Fields = append(v.Fields, fieldView{Name: f.Name, Label: f.Label, Auto: f.Auto, Hint: f.Hint, Value: p.get(f.Name), Errors: errs[f.Name]})
+	for _, f := range formFields(q.s) {
+		val := p.get(f.Name)
+		if f.Name == "ssn" {
+			val = "" // the SSN never goes back into a page: the person enters it again
+		}
+		v.Fields = append(v.Fields, fieldView{Name: f.Name, Label: f.Label, Auto: f.Auto, Hint: f.Hint, Value: val, Errors: errs[f.Name]})
 		names = append(names, f.Name)
 	}
 	h.render(q, status, "info", view{Title: "Verify your information", Step: 2, Errors: map[string][]string{"general": general(errs, names...)}, Data: v})
@@ -545,24 +609,30 @@ func (h *Handler) postInfo(q *request) {
 	if !h.at(q, "/verify/info") {
 		return
 	}
-	if q.s.Doc == nil {
+	if q.s.Doc == nil && q.s.has(verification.StepDocument) {
 		h.redirect(q, "/")
+		return
+	}
+	if !h.active(q) {
 		return
 	}
 	f := q.r.PostForm
 	p := &person{}
-	for _, n := range infoFields {
+	for _, n := range formFields(q.s) {
 		p.set(n.Name, f.Get(n.Name))
 	}
 	a := p.applicant()
-	// Whatever the POST says about the ID's facts goes to the service,
-	// which refuses it unless it is what the ID says.
-	for _, b := range fromID {
-		if v := f.Get(b.Name); v != "" {
-			*applicantField(&a, b.Name) = proofline.PII(v)
+	req := proofing.ResolutionRequest{Attempt: h.attempt(q), Applicant: a}
+	if q.s.Doc != nil {
+		// Whatever the POST says about the ID's facts goes to the service,
+		// which refuses it unless it is what the ID says.
+		for _, b := range fromID {
+			if v := f.Get(b.Name); v != "" {
+				*applicantField(&req.Applicant, b.Name) = proofline.PII(v)
+			}
 		}
+		req.Document = q.s.Doc.documentPII()
 	}
-	req := proofing.ResolutionRequest{Attempt: h.attempt(q), Applicant: a, Document: q.s.Doc.documentPII()}
 	st, err := h.svc.StartResolution(q.r.Context(), req)
 	if err != nil {
 		var v *proofline.ValidationError
@@ -575,8 +645,11 @@ func (h *Handler) postInfo(q *request) {
 	}
 	// What was proofed: the ID's identity with the address and SSN given,
 	// normalized as the service did (SSN with dashes, upper-case state, ...).
-	bound := *q.s.Doc
-	for _, n := range infoFields {
+	bound := person{}
+	if q.s.Doc != nil {
+		bound = *q.s.Doc
+	}
+	for _, n := range formFields(q.s) {
 		bound.set(n.Name, p.get(n.Name))
 	}
 	ba := bound.applicant()
@@ -650,11 +723,17 @@ func (h *Handler) renderPhone(q *request, status int, val string, errs map[strin
 }
 
 func (h *Handler) postPhone(q *request) {
-	if !h.at(q, "/verify/phone") || q.s.Person == nil {
-		if q.s.Person == nil {
-			h.redirect(q, "/")
-		}
+	if !h.at(q, "/verify/phone") || !h.active(q) {
 		return
+	}
+	if q.s.Person == nil {
+		// No information step: the phone is proofed for the ID's person
+		// (or, with no document either, on its own).
+		q.s.Person = &person{}
+		if q.s.Doc != nil {
+			d := *q.s.Doc
+			q.s.Person = &d
+		}
 	}
 	a := q.s.Person.applicant()
 	a.Phone = proofline.PII(q.r.PostForm.Get("phone"))
@@ -674,13 +753,23 @@ func (h *Handler) postPhone(q *request) {
 	h.started(q, st)
 }
 
+// done ends the flow: a hosted session goes back to the IdP's return_url;
+// the demo shows what was checked, masked. Either way the browser session is
+// revoked.
 func (h *Handler) done(q *request) {
 	if !h.at(q, "/verify/done") {
+		return
+	}
+	if q.s.ReturnURL != "" {
+		h.ended(q)
 		return
 	}
 	p := q.s.Person
 	if p == nil {
 		p = &person{}
+	}
+	if !h.revoke(q) {
+		return
 	}
 	rows := [][2]string{
 		{"Name", maskWords(strings.Join(nonEmpty(p.FirstName, p.MiddleName, p.LastName), " "))},
@@ -708,6 +797,10 @@ func (h *Handler) screen(name string) func(*request) {
 
 func (h *Handler) limit(q *request) {
 	if !h.at(q, "/verify/limit") {
+		return
+	}
+	if q.s.ReturnURL != "" {
+		h.limitReached(q)
 		return
 	}
 	until := time.Time{}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/redistest"
 	"github.com/proofline/proofline/internal/s3test"
 )
 
@@ -55,6 +56,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "web: %s not found (make deps installs it); browser tests will skip\n", chromiumPath)
+		defer stopRedis()
 		return m.Run()
 	}
 	// Static test credentials for the S3 test server; nothing reaches AWS.
@@ -90,6 +92,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	browser = ctx
+	defer stopRedis()
 	code := m.Run()
 	fmt.Fprintln(os.Stderr, "web: screenshots and figures in", artifacts)
 	return code
@@ -173,7 +176,8 @@ func startWith(t *testing.T, mut func(*config.Config), latency time.Duration) *e
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency})
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency,
+		RedisKeyPrefix: redistest.Prefix(t)}) // deployments apart on the shared Redis
 	if err != nil {
 		t.Fatal(err)
 	}

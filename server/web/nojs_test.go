@@ -159,6 +159,9 @@ func TestNoJavaScriptInformationAndPhone(t *testing.T) {
 	if c.resp.StatusCode != http.StatusBadRequest || !strings.Contains(c.body, `id="ssn-error"`) || c.field("address1") != "9 ELM ST" {
 		t.Fatalf("bad ssn: %d on %s", c.resp.StatusCode, c.path)
 	}
+	if c.field("ssn") != "" || strings.Contains(c.body, "12-34") {
+		t.Error("the refused SSN went back into the page")
+	}
 	// A vendor exception: "could not reach the service", not counted; Try again.
 	c.post("/verify/info", addressForm(c, "000-00-0000"))
 	c.waitPast()
@@ -166,8 +169,12 @@ func TestNoJavaScriptInformationAndPhone(t *testing.T) {
 		t.Fatalf("exception: on %s", c.path)
 	}
 	c.post("/verify/retry", url.Values{"csrf_token": {c.csrf()}})
-	if c.path != "/verify/info" || c.field("ssn") != "000-00-0000" || c.field("address1") != "9 ELM ST" {
-		t.Fatalf("retry after exception: on %s, values not kept", c.path)
+	if c.path != "/verify/info" || c.field("address1") != "9 ELM ST" {
+		t.Fatalf("retry after exception: on %s, address not kept", c.path)
+	}
+	// The SSN never goes back into HTML: the person enters it again.
+	if c.field("ssn") != "" || strings.Contains(c.body, "000-00-0000") {
+		t.Fatal("retry after exception: the SSN came back into the page")
 	}
 	// The person's own address is the one resolution checks: a ZIP code the
 	// vendor cannot verify fails there.

@@ -1,13 +1,12 @@
 package web
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,24 +15,27 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/proofing/verification"
+	"github.com/proofline/proofline/resultstore"
 )
 
-// The session is one cookie: the JSON of session, sealed with AES-256-GCM
-// under a key derived from session_secret, with the cookie's purpose as
-// additional data. GCM authenticates it, so a cookie the server did not make
-// does not open and is treated as no session. It carries only the flow's
-// state and the PII the next steps need (pii_from_doc, the applicant, the
-// phone), about 1 KiB sealed, well under the 4 KiB cookie limit.
+// The session lives on the server: its state (the flow's step, the pending
+// attempt, and the PII the next steps need: pii_from_doc, the applicant, the
+// phone) is a record in the result store (memory or Redis), sealed under the
+// session key ring (session_secret) and bound to its id. The cookie holds
+// only the id: 32 random bytes. A session is revoked (its record deleted)
+// on "Start over", when the flow ends, and when it is bound to a new
+// verification session; it has an absolute lifetime (the verification
+// session's expires_at, web_session_lifetime_seconds after it began), after
+// which its record is gone and the cookie names nothing.
+//
+// A session on the start page (nothing begun yet) is not stored: loading the
+// start page costs the store nothing. Its id only keys the start form's CSRF
+// token; starting mints a new id (no session fixation).
 
 const (
 	cookieName       = "proofline_session"
 	secureCookieName = "__Host-proofline_session"
-	// maxCookieBytes is the most a browser is guaranteed to keep for one
-	// cookie (name, value and attributes).
-	maxCookieBytes = 4000
-	// sessionIdle is how long a session lives without a request.
-	sessionIdle = time.Hour
-	sessionAAD  = "proofline-web-session-v1"
 )
 
 // Flow steps.
@@ -54,11 +56,22 @@ const (
 	screenLimit = "limit"
 )
 
-// session is the sealed state of one person's flow.
+// session is the stored (sealed) state of one person's flow.
 type session struct {
-	ID       string `json:"id"`
-	Step     string `json:"step"`
-	Liveness bool   `json:"liveness,omitempty"`
+	ID string `json:"id"`
+	// VS is the verification session this browser session works on, with
+	// what the pages need of it: its tenant (every service call runs under
+	// it), the person (attempt limits count per person_id), its steps,
+	// where the browser returns when it ends ("" for the demo) and the
+	// person's language.
+	VS        string              `json:"vs,omitempty"`
+	Tenant    string              `json:"tenant,omitempty"`
+	PersonID  string              `json:"person_id,omitempty"`
+	Steps     []verification.Step `json:"steps,omitempty"`
+	ReturnURL string              `json:"return_url,omitempty"`
+	Locale    string              `json:"locale,omitempty"`
+	Step      string              `json:"step"`
+	Liveness  bool                `json:"liveness,omitempty"`
 	// CaptureID is the document capture whose upload URLs the document
 	// page handed out; only it may be submitted.
 	CaptureID string `json:"capture,omitempty"`
@@ -78,9 +91,23 @@ type session struct {
 	// (and, later, phone).
 	Doc    *person `json:"doc,omitempty"`
 	Person *person `json:"person,omitempty"`
-	// Exp is when the session expires (Unix seconds), renewed on each write.
+	// Exp is when the session ends (Unix seconds): its absolute lifetime.
 	Exp int64 `json:"exp"`
+
+	// As loaded: whether it is stored, its version and its sealed JSON, so
+	// that an unchanged session is not written again.
+	stored bool
+	ver    resultstore.Version
+	loaded []byte
+	// over: its lifetime ended; it is kept (endGrace) only to send the
+	// person back to the IdP.
+	over bool
 }
+
+// endGrace keeps a hosted session's record past its lifetime, so that a
+// person who comes back late is sent back to the IdP rather than to a fresh
+// start page.
+const endGrace = 10 * time.Minute
 
 type pending struct {
 	Kind     proofline.Kind `json:"kind"`
@@ -182,27 +209,22 @@ func (s *session) failuresSince(now time.Time, window time.Duration) int {
 	return len(kept)
 }
 
-// sessions seals and opens session cookies and derives CSRF tokens.
+// sessions keeps the browser sessions in the store and derives CSRF tokens.
 type sessions struct {
-	aead    cipher.AEAD
+	store   *resultstore.Records
 	csrfKey []byte
 	secure  bool
 	now     func() time.Time
 }
 
-func newSessions(secret []byte, secure bool, now func() time.Time) (*sessions, error) {
+func newSessions(store *resultstore.Records, secret []byte, secure bool, now func() time.Time) (*sessions, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("web: the session secret must be at least 32 bytes")
 	}
-	block, err := aes.NewCipher(derive(secret, "proofline-web-session-key-v1"))
-	if err != nil {
-		return nil, err
+	if store == nil {
+		return nil, errors.New("web: a session store is required")
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sessions{aead: aead, csrfKey: derive(secret, "proofline-web-csrf-key-v1"), secure: secure, now: now}, nil
+	return &sessions{store: store, csrfKey: derive(secret, "proofline-web-csrf-key-v1"), secure: secure, now: now}, nil
 }
 
 func derive(secret []byte, purpose string) []byte {
@@ -218,55 +240,84 @@ func (ss *sessions) name() string {
 	return cookieName
 }
 
-// load opens the request's session, or starts a new one. A missing,
-// tampered or expired cookie is a new session (an expired one keeps its
-// failures, so waiting out the idle time does not reset the attempt count).
-func (ss *sessions) load(r *http.Request) *session {
-	fresh := &session{ID: randomID(), Step: stepStart}
+// fresh is a new session on the start page, not stored.
+func (ss *sessions) fresh() *session { return &session{ID: randomSessionID(), Step: stepStart} }
+
+// load returns the request's session: the stored one its cookie names, or a
+// fresh one when the cookie is missing, names nothing (revoked, ended,
+// never stored) or the session's lifetime is over. An error only when the
+// store cannot be read.
+func (ss *sessions) load(r *http.Request) (*session, error) {
 	c, err := r.Cookie(ss.name())
-	if err != nil {
-		return fresh
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
-	ns := ss.aead.NonceSize()
-	if err != nil || len(raw) < ns+ss.aead.Overhead() {
-		return fresh
-	}
-	plain, err := ss.aead.Open(nil, raw[:ns], raw[ns:], []byte(sessionAAD))
-	if err != nil {
-		return fresh
+	if err != nil || !resultstore.ValidRecordID(c.Value) || len(c.Value) != sessionIDLen {
+		return ss.fresh(), nil
 	}
 	var s session
-	if err := json.Unmarshal(plain, &s); err != nil || s.ID == "" {
-		return fresh
+	ver, err := ss.store.Get(r.Context(), c.Value, &s)
+	switch {
+	case proofline.ErrorCode(err) == proofline.ENOTFOUND:
+		// Never stored (the start page) or gone: keep the id, so that the
+		// start form's CSRF token still matches.
+		return &session{ID: c.Value, Step: stepStart}, nil
+	case err != nil:
+		return nil, err
+	case s.ID != c.Value:
+		return ss.fresh(), nil
+	case ss.now().Unix() >= s.Exp && s.ReturnURL == "":
+		return ss.fresh(), nil
 	}
-	if ss.now().Unix() > s.Exp {
-		fresh.Failures = s.Failures
-		return fresh
-	}
-	return &s
+	s.stored, s.ver = true, ver
+	s.over = ss.now().Unix() >= s.Exp
+	s.loaded, _ = json.Marshal(&s)
+	return &s, nil
 }
 
-// save seals s into the response's cookie.
-func (ss *sessions) save(w http.ResponseWriter, s *session) error {
-	s.Exp = ss.now().Add(sessionIdle).Unix()
-	plain, err := json.Marshal(s)
-	if err != nil {
+// errSessionChanged: another request changed the session since it was
+// loaded (two tabs); the page reloads.
+var errSessionChanged = errors.New("web: the session changed meanwhile")
+
+// save stores s (unless it is on the start page with nothing begun, or
+// unchanged) and sets its cookie.
+func (ss *sessions) save(ctx context.Context, w http.ResponseWriter, s *session) error {
+	if s.VS != "" {
+		plain, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		ttl := time.Unix(s.Exp, 0).Sub(ss.now())
+		if s.ReturnURL != "" {
+			ttl += endGrace
+		}
+		switch {
+		case ttl <= 0:
+			return errSessionChanged
+		case !s.stored:
+			err = ss.store.Create(ctx, s.ID, s, ttl)
+		case !bytes.Equal(plain, s.loaded):
+			err = ss.store.Replace(ctx, s.ID, s.ver, s, ttl)
+			if proofline.ErrorCode(err) == proofline.ECONFLICT || proofline.ErrorCode(err) == proofline.ENOTFOUND {
+				return errSessionChanged
+			}
+		}
+		clear(plain)
+		if err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: ss.name(), Value: s.ID, Path: "/", HttpOnly: true, Secure: ss.secure, SameSite: http.SameSiteStrictMode,
+	})
+	return nil
+}
+
+// revoke deletes s from the store: its id names nothing from now on.
+func (ss *sessions) revoke(ctx context.Context, s *session) error {
+	if !s.stored {
+		return nil
+	}
+	if err := ss.store.Delete(ctx, s.ID); err != nil && proofline.ErrorCode(err) != proofline.ENOTFOUND {
 		return err
 	}
-	nonce := make([]byte, ss.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return err
-	}
-	value := base64.RawURLEncoding.EncodeToString(ss.aead.Seal(nonce, nonce, plain, []byte(sessionAAD)))
-	c := &http.Cookie{
-		Name: ss.name(), Value: value, Path: "/", HttpOnly: true, Secure: ss.secure,
-		SameSite: http.SameSiteStrictMode,
-	}
-	if len(c.String()) > maxCookieBytes {
-		return errors.New("web: session cookie over 4000 bytes")
-	}
-	http.SetCookie(w, c)
 	return nil
 }
 
@@ -281,8 +332,11 @@ func (ss *sessions) validCSRF(s *session, token string) bool {
 	return hmac.Equal([]byte(ss.csrf(s)), []byte(token))
 }
 
-func randomID() string {
-	var b [16]byte
+// sessionIDLen is the length of a session id: 32 random bytes, base64url.
+const sessionIDLen = 43
+
+func randomSessionID() string {
+	var b [32]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -12,7 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/proofing/verification"
+	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/tenant"
 )
 
 //go:embed templates/*.html
@@ -36,8 +40,14 @@ type Options struct {
 	// BaseURL is the public origin of the pages (config base_url). An
 	// https origin makes the cookie Secure (and __Host- prefixed) and adds HSTS.
 	BaseURL string
-	// SessionSecret keys the session cookie and CSRF tokens; at least 32 bytes.
+	// SessionSecret keys the CSRF tokens; at least 32 bytes.
 	SessionSecret []byte
+	// Sessions stores the browser sessions (sealed under the session key
+	// ring); required.
+	Sessions *resultstore.Records
+	// Verifications keeps the verification sessions the pages work on (the
+	// hosted sessions IdPs create, and the demo's own); required.
+	Verifications *verification.Service
 	// PollInterval is the waiting page's polling interval
 	// (poll_rate_for_verify_in_seconds). Default 3 s.
 	PollInterval time.Duration
@@ -59,6 +69,7 @@ type Options struct {
 // Handler serves the pages.
 type Handler struct {
 	svc    *proofing.Service
+	vs     *verification.Service
 	opts   Options
 	log    *slog.Logger
 	ss     *sessions
@@ -68,8 +79,8 @@ type Handler struct {
 
 // New returns a Handler over svc.
 func New(svc *proofing.Service, opts Options) (*Handler, error) {
-	if svc == nil {
-		return nil, errors.New("web: a proofing.Service is required")
+	if svc == nil || opts.Verifications == nil {
+		return nil, errors.New("web: a proofing.Service and a verification.Service are required")
 	}
 	u, err := url.Parse(opts.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -90,11 +101,11 @@ func New(svc *proofing.Service, opts Options) (*Handler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	ss, err := newSessions(opts.SessionSecret, u.Scheme == "https", opts.Now)
+	ss, err := newSessions(opts.Sessions, opts.SessionSecret, u.Scheme == "https", opts.Now)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{svc: svc, opts: opts, log: opts.Logger, ss: ss, origin: u.Scheme + "://" + u.Host, pages: map[string]*template.Template{}}
+	h := &Handler{svc: svc, vs: opts.Verifications, opts: opts, log: opts.Logger, ss: ss, origin: u.Scheme + "://" + u.Host, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"inc": func(i int) int { return i + 1 }}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	names, _ := fs.Glob(templateFS, "templates/*.html")
@@ -111,6 +122,7 @@ func New(svc *proofing.Service, opts Options) (*Handler, error) {
 // Mount registers the pages on mux, including GET / (the start page).
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", h.page(h.start))
+	mux.Handle("GET /verify/session/{id}", h.pageWith(h.enter, false))
 	mux.Handle("POST /verify/start", h.post(h.postStart))
 	mux.Handle("GET /verify/document", h.page(h.document))
 	mux.Handle("POST /verify/document", h.post(h.postDocument))
@@ -182,10 +194,42 @@ type request struct {
 	s *session
 }
 
-func (h *Handler) page(f func(*request)) http.Handler {
+func (h *Handler) page(f func(*request)) http.Handler { return h.pageWith(f, true) }
+
+// pageWith is page; with endOver, a hosted session past its lifetime sends
+// the person back to the IdP instead of running f.
+func (h *Handler) pageWith(f func(*request), endOver bool) http.Handler {
 	return h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f(&request{w: w, r: r, s: h.ss.load(r)})
+		s, err := h.ss.load(r)
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		q := &request{w: w, r: r}
+		q.use(s)
+		if s.over && endOver {
+			h.ended(q)
+			return
+		}
+		f(q)
 	}))
+}
+
+// use makes s the request's session: every service call of the request runs
+// under its tenant.
+func (q *request) use(s *session) {
+	q.s = s
+	q.r = q.r.WithContext(tenant.With(q.r.Context(), s.Tenant))
+}
+
+// unavailable answers a request whose session cannot be read (the store is
+// down): 503, nothing changed.
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.LogAttrs(r.Context(), slog.LevelWarn, "web: session store unavailable", slog.String("code", proofline.ErrorCode(err)))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("The service is busy. Reload this page in a moment.\n"))
 }
 
 // post checks the CSRF token (and Origin and Sec-Fetch-Site when the
@@ -193,7 +237,11 @@ func (h *Handler) page(f func(*request)) http.Handler {
 func (h *Handler) post(f func(*request)) http.Handler {
 	return h.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		s := h.ss.load(r)
+		s, err := h.ss.load(r)
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
 		// Defense in depth beside the token. Referrer-Policy no-referrer
 		// makes browsers send "Origin: null" on form posts, so Sec-Fetch-Site
 		// is the header that tells a cross-site post apart.
@@ -209,7 +257,13 @@ func (h *Handler) post(f func(*request)) http.Handler {
 			h.forbidden(w)
 			return
 		}
-		f(&request{w: w, r: r, s: s})
+		q := &request{w: w, r: r}
+		q.use(s)
+		if s.over {
+			h.ended(q)
+			return
+		}
+		f(q)
 	}))
 }
 
@@ -232,11 +286,18 @@ type view struct {
 
 // render saves the session and writes page name with status.
 func (h *Handler) render(q *request, status int, name string, v view) {
-	if err := h.ss.save(q.w, q.s); err != nil {
-		h.fail(q, err)
+	if err := h.ss.save(q.r.Context(), q.w, q.s); err != nil {
+		h.saveFailed(q, err)
 		return
 	}
 	v.CSRF = h.ss.csrf(q.s)
+	if o := returnOrigin(q.s.ReturnURL); o != "" {
+		// A form's redirect chain may end at the IdP's return_url (the
+		// last step, a canceled session): browsers check form-action on
+		// each redirect.
+		hd := q.w.Header()
+		hd.Set("Content-Security-Policy", strings.Replace(hd.Get("Content-Security-Policy"), "form-action 'self'", "form-action 'self' "+o, 1))
+	}
 	v.StepNames = []string{"Your ID", "Your information", "Your phone", "Done"}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
@@ -250,11 +311,38 @@ func (h *Handler) render(q *request, status int, name string, v view) {
 
 // redirect saves the session and sends the browser to path (303).
 func (h *Handler) redirect(q *request, path string) {
-	if err := h.ss.save(q.w, q.s); err != nil {
-		h.fail(q, err)
+	if err := h.ss.save(q.r.Context(), q.w, q.s); err != nil {
+		h.saveFailed(q, err)
 		return
 	}
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+// returnOrigin is the origin of a return URL ("" for none).
+func returnOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// saveFailed answers a request whose session could not be saved: another
+// request changed it meanwhile (reload the page), or the store is down.
+func (h *Handler) saveFailed(q *request, err error) {
+	if errors.Is(err, errSessionChanged) {
+		target := "/"
+		if q.r.Method == http.MethodGet {
+			target = q.r.URL.Path
+		}
+		http.Redirect(q.w, q.r, target, http.StatusSeeOther)
+		return
+	}
+	if code := proofline.ErrorCode(err); code == proofline.EUNAVAILABLE {
+		h.unavailable(q.w, q.r, err)
+		return
+	}
+	h.fail(q, err)
 }
 
 func (h *Handler) fail(q *request, err error) {
