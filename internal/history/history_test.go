@@ -103,7 +103,7 @@ func TestModelRefuses(t *testing.T) {
 			status(history.Callback, 990, 1010, 204), read(1100, 1110, history.Done, resA)},
 		"two different results": {start(), status(history.Claim, 10, 20, 200), status(history.Callback, 100, 110, 204),
 			read(200, 210, history.Done, resA), read(300, 310, history.Done, resB)},
-		"stored without a claim": {start(), status(history.Callback, 100, 110, 204)},
+		"stored without a claim":         {start(), status(history.Callback, 100, 110, 204)},
 		"pending read past the deadline": {start(), read(1100, 1110, history.Pending, "")},
 		"stored past the deadline":       {start(), status(history.Claim, 10, 20, 200), status(history.Callback, 1100, 1110, 204)},
 		"late (410) before the deadline": {start(), status(history.Claim, 10, 20, 200), status(history.Callback, 100, 110, 410)},
