@@ -16,7 +16,7 @@ type Tally struct {
 	Fault, Link string
 	// Jobs is the number of jobs the driver tried to start; Started those
 	// answered 202.
-	Jobs, Started int
+	Jobs, Started  int
 	Done, TimedOut int
 	// Lost are started jobs no reader saw end (done or timed_out).
 	Lost int

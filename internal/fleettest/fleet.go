@@ -276,8 +276,8 @@ type Proc struct {
 	// for a worker.
 	MetricsAddr string
 	cmd         *exec.Cmd
-	logPath string
-	exited  chan struct{}
+	logPath     string
+	exited      chan struct{}
 }
 
 // URL is the process's own origin.
