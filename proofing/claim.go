@@ -74,6 +74,11 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		s.stats.rejected(c.Kind, "claim_proof")
 		return nil, err
 	}
+	if rec.TimedOut && rec.ClaimedAt.IsZero() {
+		s.stats.rejected(c.Kind, "claim_late")
+		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: the attempt ended as timed out")
+		return nil, proofline.Errorf(proofline.EGONE, "deadline passed")
+	}
 	if !rec.ClaimedAt.IsZero() || len(rec.DataKey) == 0 {
 		s.stats.rejected(c.Kind, "claim_duplicate")
 		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: job already claimed (a redelivered envelope)")

@@ -257,3 +257,29 @@ func TestNetworkFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadlineRace: workers whose vendors answer about 1.5 s before the
+// deadline, so callbacks land around it while long polls wake at it, with
+// Redis 100±80 ms away from the servers. Before the store ended an attempt
+// as timed out by compare-and-swap, 16 of 150 jobs here were told
+// timed_out and then read as done (a callback checked before the deadline
+// stored its result after it, or a read found the record pending, then the
+// clock past the deadline, while a callback landed in between).
+func TestDeadlineRace(t *testing.T) {
+	bin := build(t)
+	timeout := 6
+	n := startNetFleet(t, bin, timeout)
+	for _, w := range n.workers {
+		w.Kill()
+	}
+	n.workers = nil
+	for range 2 {
+		p, err := n.f.StartWorker(fmt.Sprintf("PROOFLINE_MOCK_VENDOR_LATENCY_MS=%d", timeout*1000-1500))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.workers = append(n.workers, p)
+	}
+	jobs := chaos.Mix(chaos.Size("PROOFLINE_CHAOS_JOBS", 150, 2000), 0, 0)
+	runPhase(t, n, phase{fault: toxitest.Latency(100, 80), links: []string{"servers→redis"}}, jobs, 60, 0, 10*time.Second)
+}

@@ -71,6 +71,8 @@ func TestModelAccepts(t *testing.T) {
 			status(history.Claim, 3100, 3110, 404)},
 		"done record expires after the timeout": {start(), status(history.Claim, 10, 20, 200), status(history.Callback, 100, 110, 204),
 			read(2050, 2060, history.Done, resA), status(history.Read, 2200, 2210, 404)},
+		"a slow claim pushes the pending record's expiry back by its time in flight": {start(), status(history.Claim, 10, 500, 200),
+			read(3300, 3310, history.TimedOut, "")},
 		"the start was not seen (its answer was lost)": {status(history.Claim, 10, 20, 200), status(history.Callback, 100, 110, 204),
 			read(200, 210, history.Done, resA)},
 	} {
@@ -112,6 +114,8 @@ func TestModelRefuses(t *testing.T) {
 		"a deleted record read back": {start(), status(history.Delete, 100, 110, 204), read(200, 210, history.Pending, "")},
 		"a done record readable past its TTL": {start(), status(history.Claim, 10, 20, 200), status(history.Callback, 100, 110, 204),
 			read(2200, 2210, history.Done, resA)},
+		"timed out past its expiry, slow claim and all": {start(), status(history.Claim, 10, 500, 200),
+			read(3600, 3610, history.TimedOut, "")},
 		"a start for an id already in use": {start(), op(history.Start, 10, 20, history.Answer{Status: 202, Deadline: deadline})},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -43,6 +43,13 @@ type state struct {
 	// doneFrom and doneTo bound the completion instant (the accepted
 	// callback's interval); the done record expires Timeout after it.
 	doneFrom, doneTo int64
+	// ext is how much later than deadline + Timeout a pending record may
+	// expire. Redis counts a TTL from the write that sets it, and the
+	// server computed it (deadline + Timeout - now) before the write
+	// travelled: the longest write since (a claim, or the dropping of the
+	// data key by a timed_out read) may push the expiry back by its time in
+	// flight, never earlier.
+	ext int64
 	result           string // digest of the result readers saw ("" none yet)
 }
 
@@ -97,7 +104,7 @@ func (m model) mayExpire(s state, o Op) bool {
 func (m model) mayLive(s state, o Op) bool {
 	switch s.phase {
 	case live:
-		return s.deadline == 0 || o.Call < add(add(s.deadline, m.timeout), m.slack)
+		return s.deadline == 0 || o.Call < add(add(add(s.deadline, m.timeout), s.ext), m.slack)
 	case done:
 		return o.Call < add(add(s.doneTo, m.timeout), m.slack)
 	}
@@ -149,6 +156,7 @@ func (m model) step(s state, o Op) []state {
 			if s.phase == live && !s.claimed && m.beforeDeadline(s, o) {
 				n := s
 				n.claimed = true
+				n.ext = max(n.ext, o.Return-o.Call)
 				return []state{n}
 			}
 		case 409:
@@ -192,6 +200,9 @@ func (m model) step(s state, o Op) []state {
 			if s.phase == live && m.afterDeadline(s, o) {
 				n := s
 				n.timedOut = true
+				if !s.claimed {
+					n.ext = max(n.ext, o.Return-o.Call)
+				}
 				return []state{n}
 			}
 		case Done:
@@ -248,7 +259,7 @@ func Model(c Config) porcupine.Model {
 		Hash: func(st any) uint64 {
 			s := st.(state)
 			h := fnv.New64a()
-			fmt.Fprint(h, s.phase, s.claimed, s.timedOut, s.deadline, s.doneFrom, s.doneTo, s.result)
+			fmt.Fprint(h, s.phase, s.claimed, s.timedOut, s.deadline, s.doneFrom, s.doneTo, s.ext, s.result)
 			return h.Sum64()
 		},
 		DescribeState: func(st any) string { return st.(state).String() },
