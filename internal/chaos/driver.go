@@ -33,12 +33,8 @@ import (
 // (PROOFLINE_CHAOS=1).
 func Long() bool { return os.Getenv("PROOFLINE_CHAOS") == "1" }
 
-// Size returns short in `make test` and long in `make chaos`; the
-// environment variable name, when set to a number, overrides both.
-func Size(name string, short, long int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
+// Size returns short in `make test` and long in `make chaos`.
+func Size(short, long int) int {
 	if Long() {
 		return long
 	}

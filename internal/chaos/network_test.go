@@ -223,10 +223,10 @@ func runPhase(t *testing.T, n *netFleet, ph phase, jobs []*chaos.Job, rate float
 // alone with 2,000 jobs.
 func TestNetworkFaults(t *testing.T) {
 	bin := build(t)
-	timeout := chaos.Size("PROOFLINE_CHAOS_TIMEOUT", 6, 10)
+	timeout := chaos.Size(6, 10)
 	n := startNetFleet(t, bin, timeout)
-	jobsPer := chaos.Size("PROOFLINE_CHAOS_JOBS", 150, 2000)
-	rate := float64(chaos.Size("PROOFLINE_CHAOS_RATE", 60, 200))
+	jobsPer := chaos.Size(150, 2000)
+	rate := float64(chaos.Size(60, 200))
 	starts := time.Duration(float64(jobsPer) / rate * float64(time.Second))
 	faultAt, faultFor := starts/5, starts*3/5
 
@@ -280,6 +280,6 @@ func TestDeadlineRace(t *testing.T) {
 		}
 		n.workers = append(n.workers, p)
 	}
-	jobs := chaos.Mix(chaos.Size("PROOFLINE_CHAOS_JOBS", 150, 2000), 0, 0)
+	jobs := chaos.Mix(chaos.Size(150, 2000), 0, 0)
 	runPhase(t, n, phase{fault: toxitest.Latency(100, 80), links: []string{"servers→redis"}}, jobs, 60, 0, 10*time.Second)
 }
