@@ -49,8 +49,8 @@ type state struct {
 	// travelled: the longest write since (a claim, or the dropping of the
 	// data key by a timed_out read) may push the expiry back by its time in
 	// flight, never earlier.
-	ext int64
-	result           string // digest of the result readers saw ("" none yet)
+	ext    int64
+	result string // digest of the result readers saw ("" none yet)
 }
 
 func (s state) String() string {

@@ -1,18 +1,20 @@
-package chaos_test
+package network_test
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline/internal/chaos"
 	"github.com/proofline/proofline/internal/fleettest"
-	"github.com/proofline/proofline/internal/history"
 	"github.com/proofline/proofline/internal/redistest"
 	"github.com/proofline/proofline/internal/toxitest"
 )
+
+func TestMain(m *testing.M) { os.Exit(chaos.Main(m)) }
 
 // netFleet is a fleet with a Toxiproxy proxy on each of its three links.
 type netFleet struct {
@@ -101,113 +103,6 @@ func startNetFleet(t *testing.T, bin string, timeout int) *netFleet {
 	return n
 }
 
-// phase is one fault on some links during a run.
-type phase struct {
-	fault toxitest.Fault
-	links []string
-}
-
-// runPhase runs jobs through the fleet while ph's fault is on from faultAt
-// to faultAt+faultFor after the first start, then measures recovery,
-// replays late claims and callbacks, and checks the history.
-func runPhase(t *testing.T, n *netFleet, ph phase, jobs []*chaos.Job, rate float64, faultAt, faultFor time.Duration) *chaos.Tally {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rec := &history.Recorder{}
-	dup := &chaos.Duplicator{Rec: rec, LB: n.f.LB.URL(), ClaimRate: 0.03, CallbackRate: 0.1}
-	n.f.LB.SetHook(dup.Hook())
-	defer n.f.LB.SetHook(nil)
-	d := chaos.NewDriver(rec, n.timeout)
-	tally := &chaos.Tally{Fault: ph.fault.Name, Link: strings.Join(ph.links, ", ")}
-
-	healed := make(chan time.Time, 1)
-	faultErr := make(chan error, 1)
-	go func() {
-		time.Sleep(faultAt)
-		for _, l := range ph.links {
-			if err := n.links[l].Apply(ph.fault); err != nil {
-				faultErr <- err
-				return
-			}
-		}
-		time.Sleep(faultFor)
-		for _, l := range ph.links {
-			if err := n.links[l].Heal(ph.fault); err != nil {
-				faultErr <- err
-				return
-			}
-		}
-		healed <- time.Now()
-		faultErr <- nil
-	}()
-	// Recovery: from the heal, start one job every 100 ms until one is done.
-	recovered := make(chan time.Duration, 1)
-	go func() {
-		var at time.Time
-		select {
-		case at = <-healed:
-		case <-ctx.Done():
-			recovered <- 0
-			return
-		}
-		for ctx.Err() == nil && time.Since(at) < 2*n.timeout {
-			probe := chaos.Mix(1, 0, 0)[0] // a resolution job that succeeds
-			o := n.origins()
-			if d.Start(probe, o[0]) == nil {
-				d.Follow(ctx, probe, func() []string { return o[1:] }, probe.Deadline.Add(time.Second))
-				if probe.Final == history.Done {
-					recovered <- time.Since(at)
-					return
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		recovered <- 0
-	}()
-
-	until := time.Now().Add(time.Duration(float64(len(jobs))/rate*float64(time.Second)) + n.timeout + faultFor + 20*time.Second)
-	d.Run(ctx, jobs, n.origins, rate, until)
-	if err := <-faultErr; err != nil {
-		t.Fatal(err)
-	}
-	tally.Recovery = <-recovered
-	dup.Replay(jobs, 5)
-	tally.Copies = dup.Copies()
-
-	rep := history.Check(history.Config{Timeout: n.timeout}, rec.Ops(), time.Minute)
-	errs := tally.Count(jobs, rep)
-	t.Logf("%s on %s: %s", ph.fault.Name, tally.Link, rep)
-	t.Logf("row: %s", tally.Row())
-	if !rep.OK() {
-		ids := rep.Illegal()
-		ids = append(ids, rep.TwoOutcomes...)
-		for i, id := range ids {
-			if i == 5 {
-				break
-			}
-			t.Errorf("record %s:\n%s", id, rep.Job(id))
-		}
-		path := chaos.Artifact(t.TempDir(), fmt.Sprintf("history-%s.html", ph.fault.Name))
-		if err := rep.Visualize(path); err == nil {
-			t.Logf("Porcupine's view of the history: %s", path)
-		}
-		t.Errorf("%s: the history is not what one record's life allows (%d records)", ph.fault.Name, len(ids))
-	}
-	for i, err := range errs {
-		if i == 10 {
-			t.Errorf("… %d more", len(errs)-10)
-			break
-		}
-		t.Error(err)
-	}
-	if tally.Done == 0 {
-		t.Errorf("%s: no job completed", ph.fault.Name)
-	}
-	chaos.WriteRow(tally)
-	return tally
-}
-
 // TestNetworkFaults runs the fleet (2 `serve`, 2 `worker`, real Redis)
 // through Toxiproxy faults on the links between servers and Redis, workers
 // and the queue's Redis, and workers and the servers (claims, callbacks):
@@ -222,8 +117,8 @@ func runPhase(t *testing.T, n *netFleet, ph phase, jobs []*chaos.Job, rate float
 // hundred jobs; `make chaos` (PROOFLINE_CHAOS=1) applies each to each link
 // alone with 2,000 jobs.
 func TestNetworkFaults(t *testing.T) {
-	bin := build(t)
-	timeout := chaos.Size(6, 10)
+	bin := chaos.Binary(t)
+	timeout := chaos.Size(4, 10)
 	n := startNetFleet(t, bin, timeout)
 	jobsPer := chaos.Size(150, 2000)
 	rate := float64(chaos.Size(60, 200))
@@ -251,10 +146,39 @@ func TestNetworkFaults(t *testing.T) {
 	for _, ph := range phases {
 		name := ph.fault.Name + " on " + strings.Join(ph.links, ", ")
 		if !t.Run(name, func(t *testing.T) {
-			runPhase(t, n, ph, chaos.Mix(jobsPer, 40, 25), rate, faultAt, faultFor)
+			chaos.RunFault(t, n.target(), n.fault(ph), chaos.Mix(jobsPer, 40, 25), rate, faultAt, faultFor)
 		}) {
 			n.dump(t)
 		}
+	}
+}
+
+// phase is one Toxiproxy fault on some links.
+type phase struct {
+	fault toxitest.Fault
+	links []string
+}
+
+func (n *netFleet) target() chaos.Target {
+	return chaos.Target{Fleet: n.f, Origins: n.origins, Timeout: n.timeout}
+}
+
+func (n *netFleet) fault(ph phase) chaos.Fault {
+	each := func(do func(p *toxitest.Proxy) error) func() error {
+		return func() error {
+			for _, l := range ph.links {
+				if err := do(n.links[l]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return chaos.Fault{
+		Name:  ph.fault.Name,
+		Where: strings.Join(ph.links, ", "),
+		Apply: each(func(p *toxitest.Proxy) error { return p.Apply(ph.fault) }),
+		Heal:  each(func(p *toxitest.Proxy) error { return p.Heal(ph.fault) }),
 	}
 }
 
@@ -266,7 +190,7 @@ func TestNetworkFaults(t *testing.T) {
 // stored its result after it, or a read found the record pending, then the
 // clock past the deadline, while a callback landed in between).
 func TestDeadlineRace(t *testing.T) {
-	bin := build(t)
+	bin := chaos.Binary(t)
 	timeout := 6
 	n := startNetFleet(t, bin, timeout)
 	for _, w := range n.workers {
@@ -281,5 +205,6 @@ func TestDeadlineRace(t *testing.T) {
 		n.workers = append(n.workers, p)
 	}
 	jobs := chaos.Mix(chaos.Size(150, 2000), 0, 0)
-	runPhase(t, n, phase{fault: toxitest.Latency(100, 80), links: []string{"servers→redis"}}, jobs, 60, 0, 10*time.Second)
+	ph := phase{fault: toxitest.Latency(100, 80), links: []string{"servers→redis"}}
+	chaos.RunFault(t, n.target(), n.fault(ph), jobs, 60, 0, 10*time.Second)
 }
