@@ -19,6 +19,8 @@ type Fault struct {
 	// link or part.
 	Name, Where string
 	Apply, Heal func() error
+	// NoRecovery skips measuring the recovery (nothing stops working).
+	NoRecovery bool
 }
 
 // Target is the fleet a run drives.
@@ -104,7 +106,7 @@ func RunFault(t *testing.T, tg Target, ft Fault, jobs []*Job, rate float64, faul
 	recovered := make(chan time.Duration, 1)
 	go func() {
 		at := <-from
-		for !at.IsZero() && ctx.Err() == nil && time.Since(at) < 4*tg.Timeout {
+		for !ft.NoRecovery && !at.IsZero() && ctx.Err() == nil && time.Since(at) < 4*tg.Timeout {
 			probe := Mix(1, 0, 0)[0] // a resolution job that succeeds
 			if o := tg.Origins(); len(o) > 0 && d.Start(probe, o[0]) == nil {
 				d.Follow(ctx, probe, tg.Origins, probe.Deadline.Add(time.Second))

@@ -344,6 +344,14 @@ type LB struct {
 	backends []*url.URL
 	next     atomic.Uint64
 	hook     atomic.Pointer[Hook]
+	lastErr  atomic.Value // string
+}
+
+// LastError describes the last request the load balancer could not
+// forward (answered 502), for test failure messages.
+func (lb *LB) LastError() string {
+	s, _ := lb.lastErr.Load().(string)
+	return s
 }
 
 // Exchange is one worker request (a claim or a callback) the load balancer
@@ -420,6 +428,7 @@ func NewLB() (*LB, error) {
 			if failed, ok := r.Context().Value(proxyFailedKey{}).(*atomic.Bool); ok {
 				failed.Store(true)
 			}
+			lb.lastErr.Store(fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, err))
 			w.WriteHeader(http.StatusBadGateway)
 		},
 	}
