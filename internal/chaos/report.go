@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -97,4 +98,29 @@ func Artifact(dir, name string) string {
 		dir = a
 	}
 	return filepath.Join(dir, strings.NewReplacer(" ", "_", "/", "_", "±", "pm").Replace(name))
+}
+
+// Flat reports whether a series sampled under a steady load stayed flat:
+// after a warm-up (the first fifth of the samples), the median of the last
+// quarter may exceed the median of the first steady quarter by at most rel
+// (a fraction) plus abs. It returns the two medians. A leak (goroutines or
+// memory that grow with the work done) fails it; the noise of a steady load
+// does not. Fewer than 8 samples are never flat.
+func Flat(samples []float64, rel, abs float64) (ok bool, from, to float64) {
+	if len(samples) < 8 {
+		return false, 0, 0
+	}
+	steady := samples[len(samples)/5:]
+	q := len(steady) / 4
+	from, to = median(steady[:q]), median(steady[len(steady)-q:])
+	return to <= from*(1+rel)+abs, from, to
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
