@@ -18,7 +18,7 @@ build: ## build bin/proofline
 run: build ## run the embedded default on 127.0.0.1:8080
 	./bin/proofline serve
 
-deps: ## install Debian's redis-server and chromium when missing (apt-get, as root); the tests build versitygw and the Lambda emulator into ~/.cache/proofline themselves
+deps: ## install Debian's redis-server, redis-sentinel and chromium when missing (apt-get, as root); the tests build versitygw and the Lambda emulator into ~/.cache/proofline themselves
 	@.ci/deps.sh
 
 test: deps ## the whole test suite, with the race detector (what CI runs); screenshots go to ARTIFACTS (./artifacts)

@@ -24,7 +24,9 @@
 //
 //	pending, deadline passes without a result ─▶ timed_out: a later claim or
 //	callback is refused (410) and counted; a retry by the person is a new
-//	attempt. The first read of a timed-out record drops its data key.
+//	attempt. The first read past the deadline stores the timeout (and drops
+//	the data key) before it answers: whichever of it and the callback's
+//	compare-and-swap lands first is the one outcome.
 //
 // pending and done are stored; timed_out is a pending record read after its
 // deadline. Records expire from the store on their own, and with them the

@@ -4,6 +4,7 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -17,6 +18,10 @@ echo "installing ${need[*]} ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts a system redis-server on install where an init system runs;
-# the tests start their own on free loopback ports and need none.
-if command -v service >/dev/null 2>&1; then service redis-server stop >/dev/null 2>&1 || true; fi
+# Debian starts a system redis-server (and redis-sentinel) on install where an
+# init system runs; the tests start their own on free loopback ports and need
+# none.
+if command -v service >/dev/null 2>&1; then
+  service redis-server stop >/dev/null 2>&1 || true
+  service redis-sentinel stop >/dev/null 2>&1 || true
+fi

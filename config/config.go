@@ -35,8 +35,10 @@ type Config struct {
 	// PollRateForVerifyInSeconds is how often the waiting page polls, in
 	// seconds. Default 3.
 	PollRateForVerifyInSeconds int `key:"poll_rate_for_verify_in_seconds"`
-	// RedisURL selects the Redis result store (redis:// or rediss://). Empty:
-	// the in-memory store of the embedded default.
+	// RedisURL selects the Redis result store: redis://, rediss:// or
+	// redis-sentinel://[user:password@]host:port[,host:port…][/db]?master=name
+	// (the Sentinels; the user and password are the primary's). Empty: the
+	// in-memory store of the embedded default.
 	RedisURL string `key:"redis_url" secret:"true"`
 	// The per-kind tokens workers present in X-API-AUTH-TOKEN. Generated in
 	// the embedded default; required with redis_url (every server instance and
@@ -392,8 +394,8 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return &Error{Key: "redis_url", Msg: "must be a redis:// or rediss:// URL"}
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") || u.Host == "" {
+			return &Error{Key: "redis_url", Msg: "must be a redis://, rediss:// or redis-sentinel:// URL"}
 		}
 		// With a shared store, every server (and, for the tokens, every
 		// worker) must share these.

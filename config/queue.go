@@ -18,7 +18,8 @@ type Queue struct {
 	// every worker posts to, normally the load balancer). Default false.
 	QueueProofingEnabled bool `key:"queue_proofing_enabled"`
 	// QueueRedisURL is the Redis holding the queues: redis://, rediss:// or
-	// redis-sentinel://[:password@]host:port[,host:port]?master=name.
+	// redis-sentinel://[user:password@]host:port[,host:port…][/db]?master=name
+	// (the Sentinels; the user and password are the primary's).
 	// Default: redis_url.
 	QueueRedisURL string `key:"queue_redis_url" secret:"true"`
 	// QueueWeights are the per-kind queue priorities a worker consumes with:

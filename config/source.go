@@ -18,6 +18,8 @@ var toolEnv = map[string]bool{
 	"PROOFLINE_ARTIFACTS":        true, // where the browser tests leave screenshots
 	"PROOFLINE_DOCS_SCREENSHOTS": true, // refresh docs/screenshots from the browser tests
 	"PROOFLINE_TOOL_CACHE":       true, // where test servers are built (internal/gotool)
+	"PROOFLINE_CHAOS":            true, // 1: the long fault runs of make chaos (internal/chaos)
+	"PROOFLINE_CHAOS_REPORT":     true, // file make chaos appends its README rows to (internal/chaos)
 }
 
 // ToolEnv lists the PROOFLINE_ variables that are not configuration keys.

@@ -83,7 +83,7 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 		return err
 	}
 	defer clear(plain)
-	if !now.Before(rec.Deadline) {
+	if !now.Before(rec.Deadline) || rec.TimedOut {
 		s.stats.late(c.Kind)
 		log.LogAttrs(ctx, slog.LevelWarn, "late callback refused", slog.Duration("after_deadline", now.Sub(rec.Deadline)))
 		return proofline.Errorf(proofline.EGONE, "deadline passed")
@@ -99,8 +99,14 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 			slog.String("want", s.opts.WorkerVersion), slog.String("got", sanitize(c.WorkerVersion)))
 	}
 	if err := s.opts.Store.Complete(ctx, rec, result, now); err != nil {
-		if proofline.ErrorCode(err) == proofline.ECONFLICT {
+		switch proofline.ErrorCode(err) {
+		case proofline.ECONFLICT:
 			s.stats.duplicate(c.Kind)
+		case proofline.EGONE:
+			// A reader was told timed_out while this callback was in
+			// flight: that stays the outcome.
+			s.stats.late(c.Kind)
+			log.LogAttrs(ctx, slog.LevelWarn, "late callback refused: the attempt ended as timed out meanwhile")
 		}
 		return err
 	}

@@ -75,7 +75,13 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		return nil, err
 	}
 	// Past the deadline a claim is late whatever else happened to the job
-	// (a read may already have dropped its key): 410, counted as late.
+	// (a read may already have dropped its key): 410, counted as late. A
+	// job a read ended as timed out is late even if the clocks disagree.
+	if rec.TimedOut && rec.ClaimedAt.IsZero() {
+		s.stats.rejected(c.Kind, "claim_late")
+		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: the attempt ended as timed out")
+		return nil, proofline.Errorf(proofline.EGONE, "deadline passed")
+	}
 	now := s.opts.Now()
 	if !now.Before(rec.Deadline) {
 		s.stats.rejected(c.Kind, "claim_late")

@@ -36,6 +36,7 @@ func setup(t *testing.T, timeout time.Duration) (*proofing.Service, *keep, *seal
 	ring, _ := seal.NewKeyRing(k)
 	kp := &keep{envs: map[string]*proofline.Envelope{}}
 	store := resultstore.New(resultstore.NewMemory(resultstore.MemoryOptions{}), ring, resultstore.Options{Timeout: timeout})
+	t.Cleanup(func() { _ = store.Close() }) // its janitor goroutine ends with it
 	svc, err := proofing.New(proofing.Options{Store: store, Dispatcher: dispatch.New(kp, dispatch.Options{}),
 		CallbackTokens: tokens, CallbackBaseURL: "http://127.0.0.1:1", Timeout: timeout})
 	if err != nil {

@@ -105,6 +105,10 @@ type Record struct {
 	// ClaimedAt is when a worker claimed the data key (zero: not claimed).
 	// A claimed pending record no longer holds the data key.
 	ClaimedAt time.Time
+	// TimedOut is set on a pending record once a reader was told
+	// timed_out (Outcome stores it before answering): the attempt has
+	// ended, and no callback can make it done any more.
+	TimedOut bool
 	// CompletedAt and Result are set when State is StatusDone.
 	CompletedAt time.Time
 	Result      *proofline.Result
@@ -124,6 +128,7 @@ type record struct {
 	ClaimToken  []byte            `json:"claim_token,omitempty"`
 	Secret      []byte            `json:"callback_secret,omitempty"`
 	ClaimedAt   time.Time         `json:"claimed_at,omitzero"`
+	TimedOut    bool              `json:"timed_out,omitempty"`
 	TraceID     string            `json:"trace_id,omitempty"`
 	AttemptKeys []string          `json:"attempt_keys,omitempty"`
 	Tenant      string            `json:"tenant,omitempty"`
@@ -226,6 +231,8 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 		return proofline.Errorf(proofline.EINVALID, "record was not read from the store")
 	case rec.State != proofline.StatusPending:
 		return proofline.Errorf(proofline.ECONFLICT, "result already recorded")
+	case rec.TimedOut:
+		return proofline.Errorf(proofline.EGONE, "deadline passed")
 	case r == nil:
 		return &proofline.Error{Code: proofline.EINVALID, Message: "result missing", Field: "result"}
 	}
@@ -256,6 +263,11 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrConflict):
+		// Another completion won, or a reader ended the attempt as timed
+		// out in the meantime (first outcome wins either way).
+		if cur, lerr := s.Lookup(ctx, p.ResultID); lerr == nil && cur.State == proofline.StatusPending && cur.TimedOut {
+			return proofline.Errorf(proofline.EGONE, "deadline passed")
+		}
 		return proofline.Errorf(proofline.ECONFLICT, "result already recorded")
 	case errors.Is(err, ErrNotFound):
 		return notFound()
@@ -300,11 +312,14 @@ func (s *Store) Claim(ctx context.Context, rec *Record, at time.Time) error {
 	return s.swap(ctx, rec, next, "job already claimed")
 }
 
-// shred removes the data key from a pending record past its deadline (it can
-// no longer be claimed), so a copy of the envelope stops opening now rather
-// than when the record expires. Best effort: a conflict means something else
-// changed the record, which then holds no data key either.
-func (s *Store) shred(ctx context.Context, rec *Record) {
+// endTimedOut ends a pending record past its deadline as timed out, by
+// compare-and-swap, before a reader is told so: from then on no callback
+// can make it done (Complete answers EGONE), so the one outcome readers saw
+// stays the only one. It also removes the data key (the job can no longer be
+// claimed), so a copy of the envelope stops opening now rather than when
+// the record expires. ECONFLICT when the record changed since rec was read
+// (a callback may have landed: read it again).
+func (s *Store) endTimedOut(ctx context.Context, rec *Record) error {
 	p := rec.read
 	next, err := s.seal(&record{
 		V:           recordVersion,
@@ -315,14 +330,16 @@ func (s *Store) shred(ctx context.Context, rec *Record) {
 		ClaimToken:  p.ClaimToken,
 		Secret:      p.CallbackSecret,
 		ClaimedAt:   rec.ClaimedAt.UTC(),
+		TimedOut:    true,
 		TraceID:     p.TraceID,
 		AttemptKeys: p.AttemptKeys,
 		Tenant:      p.Tenant,
 		Notify:      p.Notify,
 	}, p.ResultID, nil)
-	if err == nil {
-		_ = s.swap(ctx, rec, next, "")
+	if err != nil {
+		return err
 	}
+	return s.swap(ctx, rec, next, "record changed")
 }
 
 // swap replaces rec's stored value with next, keeping the pending record's
@@ -345,31 +362,46 @@ func (s *Store) swap(ctx context.Context, rec *Record, next []byte, conflict str
 }
 
 // Outcome reads id as a poller sees it: done with its result, timed_out when
-// still pending at or after the deadline, pending otherwise.
+// still pending at or after the deadline, pending otherwise. A pending
+// record past its deadline is ended as timed out in the store before the
+// answer says so, so no callback stored afterwards can change the outcome a
+// reader saw; if a callback stored a result first, the answer is that
+// result.
 func (s *Store) Outcome(ctx context.Context, id string) (*proofline.Outcome, error) {
-	rec, err := s.Lookup(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	o := &proofline.Outcome{
-		ResultID:    rec.ResultID,
-		Kind:        rec.Kind,
-		Tenant:      rec.Tenant,
-		Status:      rec.State,
-		RequestedAt: rec.RequestedAt,
-		Deadline:    rec.Deadline,
-	}
-	switch {
-	case rec.State == proofline.StatusDone:
-		o.CompletedAt = rec.CompletedAt
-		o.Result = rec.Result
-	case !s.now().Before(rec.Deadline):
-		o.Status = proofline.StatusTimedOut
-		if len(rec.read.DataKey) > 0 {
-			s.shred(ctx, rec)
+	for attempt := 0; ; attempt++ {
+		rec, err := s.Lookup(ctx, id)
+		if err != nil {
+			return nil, err
 		}
+		o := &proofline.Outcome{
+			ResultID:    rec.ResultID,
+			Kind:        rec.Kind,
+			Tenant:      rec.Tenant,
+			Status:      rec.State,
+			RequestedAt: rec.RequestedAt,
+			Deadline:    rec.Deadline,
+		}
+		switch {
+		case rec.State == proofline.StatusDone:
+			o.CompletedAt = rec.CompletedAt
+			o.Result = rec.Result
+		case rec.TimedOut:
+			o.Status = proofline.StatusTimedOut
+		case !s.now().Before(rec.Deadline):
+			err := s.endTimedOut(ctx, rec)
+			if proofline.ErrorCode(err) == proofline.ECONFLICT {
+				if attempt < 3 {
+					continue // changed since read: a callback or another reader
+				}
+				return nil, proofline.WrapError(proofline.EUNAVAILABLE, "result store busy", err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			o.Status = proofline.StatusTimedOut
+		}
+		return o, nil
 	}
-	return o, nil
 }
 
 // Delete forgets id at once (the IdP took the result). ENOTFOUND if it was
@@ -448,7 +480,7 @@ func (s *Store) open(id string, raw []byte) (*Record, error) {
 		Tenant:      rec.Tenant,
 		Notify:      rec.Notify,
 	}
-	out := &Record{Pending: p, State: rec.State, ClaimedAt: rec.ClaimedAt, raw: raw}
+	out := &Record{Pending: p, State: rec.State, ClaimedAt: rec.ClaimedAt, TimedOut: rec.TimedOut, raw: raw}
 	out.read = p
 	out.read.DataKey, out.read.ClaimToken, out.read.CallbackSecret = rec.DataKey, rec.ClaimToken, rec.Secret
 	out.DataKey = bytes.Clone(rec.DataKey)
@@ -501,6 +533,9 @@ func (r *record) check() error {
 		}
 		if len(r.DataKey)+len(r.ClaimToken)+len(r.Secret) > 0 {
 			return bad("done record with job keys")
+		}
+		if r.TimedOut {
+			return bad("done record that timed out")
 		}
 	default:
 		return bad("state")

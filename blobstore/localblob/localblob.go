@@ -43,6 +43,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/proofline/proofline/blobstore"
@@ -336,6 +337,9 @@ func (d *Driver) put(key string, body io.Reader) (int64, error) {
 	}
 	defer r.Close()
 	if err := r.MkdirAll(tmpDir, 0o700); err != nil {
+		if noSpace(err) {
+			return 0, fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
 		return 0, fmt.Errorf("localblob: create temp dir: %w", err)
 	}
 	var rnd [16]byte
@@ -343,6 +347,9 @@ func (d *Driver) put(key string, body io.Reader) (int64, error) {
 	tmp := tmpDir + "/" + hex.EncodeToString(rnd[:])
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		if noSpace(err) { // no inode left
+			return 0, fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
 		return 0, fmt.Errorf("localblob: create temp file: %w", err)
 	}
 	n, err := io.Copy(f, body)
@@ -354,6 +361,9 @@ func (d *Driver) put(key string, body io.Reader) (int64, error) {
 	}
 	if err != nil {
 		_ = r.Remove(tmp)
+		if noSpace(err) {
+			return n, fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
 		return n, err
 	}
 	// A concurrent Sweep or Delete may remove the capture directory between
@@ -366,16 +376,30 @@ func (d *Driver) put(key string, body io.Reader) (int64, error) {
 		}
 		if attempt == 3 || !errors.Is(err, fs.ErrNotExist) {
 			_ = r.Remove(tmp)
+			if noSpace(err) { // the capture directory could not be made
+				return n, fmt.Errorf("%w: %v", ErrNoSpace, err)
+			}
 			return n, fmt.Errorf("localblob: store object: %w", err)
 		}
 	}
+}
+
+// ErrNoSpace is a write refused because the directory's file system is full
+// (or its quota used up): nothing of the upload is kept.
+var ErrNoSpace = errors.New("localblob: no space left for uploads")
+
+// noSpace reports whether err is the file system refusing a write for lack
+// of space: ENOSPC, a quota (EDQUOT), or a file size limit (EFBIG).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG)
 }
 
 // UploadHandler serves the signed upload URLs. Mount it at
 // "PUT /uploads/{capture_id}/{side}". Responses are short plain text:
 // 204 stored; 400 empty body; 403 bad, tampered or expired URL; 405 not PUT;
 // 413 over the signed limit (nothing stored); 415 content type not exactly
-// application/octet-stream; 500 storage failure.
+// application/octet-stream; 507 the disk is full (nothing stored; try again
+// later); 500 other storage failure.
 func (d *Driver) UploadHandler() http.Handler {
 	return http.HandlerFunc(d.serveUpload)
 }
@@ -440,6 +464,10 @@ func (d *Driver) serveUpload(w http.ResponseWriter, r *http.Request) {
 			d.rejectLog(log, w, http.StatusRequestEntityTooLarge, "too large", "body over limit")
 		case errors.Is(err, errBodyRead):
 			d.rejectLog(log, w, http.StatusBadRequest, "bad request", "read body")
+		case errors.Is(err, ErrNoSpace):
+			log.Error("localblob: upload refused: disk full", "err", err)
+			w.Header().Set("Retry-After", "60")
+			http.Error(w, "insufficient storage: the upload was not kept; try again later", http.StatusInsufficientStorage)
 		default:
 			log.Error("localblob: upload not stored", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)

@@ -77,11 +77,17 @@ const testMaxBytes = 64 << 10
 // server does, and a Store over a fresh driver whose BaseURL is that server.
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupIn(t, t.TempDir())
+}
+
+// setupIn is setup with the objects under dir.
+func setupIn(t *testing.T, dir string) *fixture {
+	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f := &fixture{
-		dir:   t.TempDir(),
+		dir:   dir,
 		key:   make([]byte, 32),
 		clock: &clock{t: time.Now()},
 		logs:  &syncBuffer{},

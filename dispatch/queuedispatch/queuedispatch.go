@@ -57,6 +57,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/redisurl"
 )
 
 // DefaultQueuePrefix is the queue name prefix when none is given.
@@ -122,8 +123,26 @@ func RetryDelay(n int) time.Duration {
 
 // ParseRedisURL turns a redis://, rediss:// or redis-sentinel:// URL into
 // asynq connection options. The error never repeats the URL (it may hold a
-// password).
+// password). The Sentinel form is internal/redisurl's: the URL's user and
+// password are the Redis primary's and replicas' (a worker's user confined
+// to the queue's keys), sentinel_username and sentinel_password the
+// Sentinels' own.
 func ParseRedisURL(raw string) (asynq.RedisConnOpt, error) {
+	if redisurl.IsSentinel(raw) {
+		s, err := redisurl.ParseSentinel(raw)
+		if err != nil {
+			return nil, errors.New("not a valid Redis Sentinel URL: " + err.Error())
+		}
+		return asynq.RedisFailoverClientOpt{
+			MasterName:       s.Master,
+			SentinelAddrs:    s.Addrs,
+			SentinelUsername: s.SentinelUsername,
+			SentinelPassword: s.SentinelPassword,
+			Username:         s.Username,
+			Password:         s.Password,
+			DB:               s.DB,
+		}, nil
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, errors.New("not a Redis URL")

@@ -67,6 +67,11 @@ type Options struct {
 	// touch only the queue's keys, as README's queue section sets up.
 	// Default RedisURL.
 	WorkerRedisURL string
+	// BaseURL is the fleet's public origin: every process's base_url, so
+	// the origin workers send claims and callbacks to. Default the load
+	// balancer's URL; a proxy in front of it puts faults between workers
+	// and servers.
+	BaseURL string
 	// Dir holds the shared data_dir and process logs. Required.
 	Dir string
 	// QueuePrefix keeps this fleet's queues apart. Default "fleet".
@@ -122,8 +127,16 @@ func New(o Options) (*Fleet, error) {
 	if o.WorkerRedisURL == "" {
 		o.WorkerRedisURL = o.RedisURL
 	}
+	if o.BaseURL == "" {
+		o.BaseURL = lb.URL()
+	}
 	return &Fleet{o: o, LB: lb, recordKeys: seal.FormatKeys(k)}, nil
 }
+
+// SetBaseURL sets the fleet's public origin (Options.BaseURL) for the
+// processes started from now on: a proxy in front of f.LB, say, made once
+// the load balancer's address is known.
+func (f *Fleet) SetBaseURL(u string) { f.o.BaseURL = u }
 
 // env is a process's environment by role: servers hold the result store
 // and its keys; workers hold only the queue, the callback tokens and the
@@ -147,7 +160,7 @@ func (f *Fleet) env(role string, extra ...string) []string {
 		"PROOFLINE_ADDRESS_PROOF_RESULT_LAMBDA_TOKEN="+addressToken,
 		"PROOFLINE_DOCUMENT_PROOF_RESULT_LAMBDA_TOKEN="+documentToken,
 		"PROOFLINE_RESOLUTION_PROOF_RESULT_LAMBDA_TOKEN="+resolutionToken,
-		"PROOFLINE_BASE_URL="+f.LB.URL(),
+		"PROOFLINE_BASE_URL="+f.o.BaseURL,
 		"PROOFLINE_DATA_DIR="+filepath.Join(f.o.Dir, "data"),
 		"PROOFLINE_QUEUE_NAME_PREFIX="+f.o.QueuePrefix,
 		"PROOFLINE_WORKER_CONCURRENCY="+strconv.Itoa(f.o.WorkerConcurrency),
@@ -164,12 +177,23 @@ func (f *Fleet) StartServer(timeout int) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.StartServerAt(addr, timeout)
+}
+
+// StartServerAt is StartServer on a given address (to start a stopped
+// server again where it was), with extra environment (KEY=value).
+func (f *Fleet) StartServerAt(addr string, timeout int, env ...string) (*Proc, error) {
 	// Metrics on a free loopback port: several servers share the machine.
-	p, err := f.start("server", []string{"serve", "--addr", addr}, addr,
-		"PROOFLINE_ASYNC_WAIT_TIMEOUT_SECONDS="+strconv.Itoa(timeout), "PROOFLINE_METRICS_ADDR=127.0.0.1:0")
+	maddr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
+	env = append([]string{"PROOFLINE_ASYNC_WAIT_TIMEOUT_SECONDS=" + strconv.Itoa(timeout), "PROOFLINE_METRICS_ADDR=" + maddr}, env...)
+	p, err := f.start("server", []string{"serve", "--addr", addr}, addr, env...)
+	if err != nil {
+		return nil, err
+	}
+	p.MetricsAddr = maddr
 	f.LB.Add(p.URL())
 	return p, nil
 }
@@ -198,7 +222,7 @@ func (f *Fleet) start(role string, args []string, addr string, extraEnv ...strin
 		logf.Close()
 		return nil, err
 	}
-	p := &Proc{Name: name, Addr: addr, cmd: cmd, logPath: logf.Name(), exited: make(chan struct{})}
+	p := &Proc{Name: name, Addr: addr, MetricsAddr: addr, cmd: cmd, logPath: logf.Name(), exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()
@@ -247,15 +271,27 @@ func (f *Fleet) Close() {
 
 // Proc is one proofline process.
 type Proc struct {
-	Name    string
-	Addr    string
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
+	Name string
+	Addr string
+	// MetricsAddr serves GET /metrics: metrics_addr for a server, --addr
+	// for a worker.
+	MetricsAddr string
+	cmd         *exec.Cmd
+	logPath     string
+	exited      chan struct{}
 }
 
 // URL is the process's own origin.
 func (p *Proc) URL() string { return "http://" + p.Addr }
+
+// MetricsURL is the origin of the process's /metrics.
+func (p *Proc) MetricsURL() string { return "http://" + p.MetricsAddr }
+
+// PID is the process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Exited is closed once the process has exited.
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
 // Kill sends SIGKILL and waits for the process to go.
 func (p *Proc) Kill() {
@@ -308,7 +344,72 @@ type LB struct {
 	mu       sync.RWMutex
 	backends []*url.URL
 	next     atomic.Uint64
+	hook     atomic.Pointer[Hook]
+	lastErr  atomic.Value // string
 }
+
+// LastError describes the last request the load balancer could not
+// forward (answered 502), for test failure messages.
+func (lb *LB) LastError() string {
+	s, _ := lb.lastErr.Load().(string)
+	return s
+}
+
+// Exchange is one worker request (a claim or a callback) the load balancer
+// forwarded, with what came back.
+type Exchange struct {
+	Method string
+	// Path is the request path, e.g. /api/proofing_results/address/{id}/claim.
+	Path   string
+	Header http.Header
+	Body   []byte
+	// Backend is the server's origin.
+	Backend string
+	// Start is when the load balancer began forwarding; End when the
+	// answer was back (wall clock).
+	Start, End time.Time
+	// Status is the server's answer; 0 when none came (the server was
+	// unreachable or went away).
+	Status int
+}
+
+// Hook watches the claims and callbacks the load balancer forwards (paths
+// under /api/proofing_results/). Both functions may be nil and must be safe
+// for concurrent use.
+type Hook struct {
+	// Before runs before the request is forwarded; it may start
+	// duplicates of it.
+	Before func(e *Exchange)
+	// After runs once the answer is back (or the backend failed).
+	After func(e *Exchange)
+}
+
+// SetHook installs h (nil removes it).
+func (lb *LB) SetHook(h *Hook) { lb.hook.Store(h) }
+
+// maxHookBody bounds the bodies a Hook sees (callbacks are at most 1 MiB).
+const maxHookBody = 1<<20 + 1
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+type proxyFailedKey struct{}
 
 // NewLB starts a load balancer with no backends (it answers 503 until one
 // is added).
@@ -324,6 +425,13 @@ func NewLB() (*LB, error) {
 			r.Out.Host = r.In.Host // the servers sign and check URLs for base_url's host
 		},
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if failed, ok := r.Context().Value(proxyFailedKey{}).(*atomic.Bool); ok {
+				failed.Store(true)
+			}
+			lb.lastErr.Store(fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, err))
+			w.WriteHeader(http.StatusBadGateway)
+		},
 	}
 	lb.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lb.mu.RLock()
@@ -337,7 +445,33 @@ func NewLB() (*LB, error) {
 			http.Error(w, "no backend", http.StatusServiceUnavailable)
 			return
 		}
-		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, b)))
+		ctx := context.WithValue(r.Context(), backendKey{}, b)
+		h := lb.hook.Load()
+		if h == nil || !strings.HasPrefix(r.URL.Path, "/api/proofing_results/") {
+			proxy.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxHookBody))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		e := &Exchange{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Backend: b.String()}
+		if h.Before != nil {
+			h.Before(e)
+		}
+		failed := new(atomic.Bool)
+		sw := &statusWriter{ResponseWriter: w}
+		e.Start = time.Now()
+		proxy.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, proxyFailedKey{}, failed)))
+		e.End = time.Now()
+		if e.Status = sw.status; failed.Load() {
+			e.Status = 0
+		}
+		if h.After != nil {
+			h.After(e)
+		}
 	})}
 	go func() { _ = lb.srv.Serve(ln) }()
 	return lb, nil
@@ -416,8 +550,9 @@ func (c *Client) Do(method, origin, path string, body, out any) (int, error) {
 
 // Started is a 202 answer.
 type Started struct {
-	ResultID  string `json:"result_id"`
-	StatusURL string `json:"status_url"`
+	ResultID  string    `json:"result_id"`
+	StatusURL string    `json:"status_url"`
+	Deadline  time.Time `json:"deadline"`
 }
 
 // Start starts a resolution or address job with body at origin.
@@ -431,7 +566,8 @@ func (c *Client) Start(origin, kind string, body any) (Started, error) {
 }
 
 // StartDocument creates a capture at origin, encrypts and uploads the front
-// and back images through their upload URLs, and starts the document job.
+// and back images to origin with their signed upload paths, and starts the
+// document job.
 func (c *Client) StartDocument(origin string, front, back []byte) (Started, error) {
 	var capt struct {
 		CaptureID string `json:"capture_id"`
@@ -456,7 +592,13 @@ func (c *Client) StartDocument(origin string, front, back []byte) (Started, erro
 		}
 		iv := make([]byte, 12)
 		_, _ = rand.Read(iv)
-		put, err := http.NewRequest(up.Method, up.URL, bytes.NewReader(gcm.Seal(nil, iv, img, nil)))
+		// Upload to the server the job starts on (any server takes it):
+		// base_url may be a faulty proxy meant for the workers' traffic.
+		target, err := url.Parse(up.URL)
+		if err != nil {
+			return Started{}, err
+		}
+		put, err := http.NewRequest(up.Method, origin+target.RequestURI(), bytes.NewReader(gcm.Seal(nil, iv, img, nil)))
 		if err != nil {
 			return Started{}, err
 		}

@@ -33,7 +33,8 @@ func Dir() (string, error) {
 }
 
 // Install returns the path of the binary name built from pkg@version,
-// building it first when the cache does not hold it yet.
+// building it first when the cache does not hold it yet. A binary go install
+// names otherwise (after the package's last path element) is renamed to name.
 func Install(pkg, version, name string) (string, error) {
 	if strings.ContainsAny(name+version, "/\\ ") || version == "" || name == "" {
 		return "", errors.New("gotool: bad tool name or version")
@@ -79,6 +80,13 @@ func Install(pkg, version, name string) (string, error) {
 	fmt.Fprintf(os.Stderr, "gotool: building %s@%s into %s (once)\n", pkg, version, final)
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("gotool: go install %s@%s: %v\n%s", pkg, version, err, tail(out.String(), 4000))
+	}
+	// go install names the binary after the package's last element
+	// (toxiproxy's is cmd/server): give it the tool's name.
+	if built := filepath.Join(tmp, filepath.Base(pkg)); filepath.Base(pkg) != name && isExecutable(built) {
+		if err := os.Rename(built, filepath.Join(tmp, name)); err != nil {
+			return "", fmt.Errorf("gotool: %w", err)
+		}
 	}
 	_ = os.RemoveAll(final)
 	if err := os.Rename(tmp, final); err != nil {

@@ -39,6 +39,8 @@ type Options struct {
 	// Password, when set, is required from clients (--requirepass); URL then
 	// carries it.
 	Password string
+	// Args are more redis-server arguments, e.g. --replicaof host port.
+	Args []string
 }
 
 // Server is one running redis-server.
@@ -47,6 +49,7 @@ type Server struct {
 	port     int
 	dir      string
 	password string
+	args     []string
 
 	mu   sync.Mutex
 	proc *testproc.Process
@@ -66,7 +69,7 @@ func StartWith(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redistest: %w", err)
 	}
-	s := &Server{bin: bin, dir: dir, password: o.Password}
+	s := &Server{bin: bin, dir: dir, password: o.Password, args: o.Args}
 	// A free port can be taken between finding it and redis binding it:
 	// try a few.
 	for attempt := 0; ; attempt++ {
@@ -95,6 +98,7 @@ func (s *Server) start() error {
 	if s.password != "" {
 		args = append(args, "--requirepass", s.password)
 	}
+	args = append(args, s.args...)
 	proc, err := testproc.Start(exec.Command(s.bin, args...), 8<<10)
 	if err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
@@ -170,6 +174,16 @@ func (s *Server) stop() {
 // Down stops the process but keeps its port and directory, so Restart brings
 // it back: an outage, for fault tests.
 func (s *Server) Down() { s.stop() }
+
+// Kill kills the process with SIGKILL (a crash: nothing is flushed or
+// handed over) and keeps its port and directory.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	proc := s.proc
+	s.proc = nil
+	s.mu.Unlock()
+	proc.Kill()
+}
 
 // Restart stops the server and starts it again on the same port. Data is not
 // kept (there is no persistence), so every key is gone afterwards.

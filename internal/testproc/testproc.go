@@ -114,3 +114,18 @@ func (p *Process) Stop(grace time.Duration) {
 		}
 	})
 }
+
+// Kill sends SIGKILL and waits for the exit: a crash, for fault tests. Stop
+// afterwards does nothing.
+func (p *Process) Kill() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exit
+	})
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }

@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/redisurl"
 	"github.com/proofline/proofline/resultstore"
 )
 
@@ -34,9 +36,11 @@ const connectTimeout = 10 * time.Second
 
 // Options configures a Driver.
 type Options struct {
-	// URL is redis_url: redis://[user:password@]host:port/db, or rediss://
-	// for TLS. The credentials are read from it; neither the URL nor the
-	// credentials ever appear in an error.
+	// URL is redis_url: redis://[user:password@]host:port/db, rediss://
+	// for TLS, or redis-sentinel://[user:password@]host:port[,host:port…][/db]?master=<name>
+	// to find the primary through Redis Sentinel and follow its failovers
+	// (see internal/redisurl). The credentials are read from it; neither
+	// the URL nor the credentials ever appear in an error.
 	URL string
 	// KeyPrefix is prepended to each result id. Default DefaultKeyPrefix.
 	KeyPrefix string
@@ -109,12 +113,29 @@ func parseURL(raw string) (rueidis.ClientOption, string, error) {
 	if raw == "" {
 		return rueidis.ClientOption{}, "", invalid("redis_url missing")
 	}
+	if redisurl.IsSentinel(raw) {
+		s, err := redisurl.ParseSentinel(raw)
+		if err != nil {
+			return rueidis.ClientOption{}, "", invalid("redis_url: " + err.Error())
+		}
+		return rueidis.ClientOption{
+			InitAddress: s.Addrs,
+			Username:    s.Username,
+			Password:    s.Password,
+			SelectDB:    s.DB,
+			Sentinel: rueidis.SentinelOption{
+				MasterSet: s.Master,
+				Username:  s.SentinelUsername,
+				Password:  s.SentinelPassword,
+			},
+		}, "sentinels " + strings.Join(s.Addrs, ","), nil
+	}
 	u, err := url.Parse(raw)
 	if err != nil { // url.Error quotes the whole URL: drop it
 		return rueidis.ClientOption{}, "", invalid("redis_url is not a valid URL")
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return rueidis.ClientOption{}, "", invalid("redis_url scheme must be redis or rediss")
+		return rueidis.ClientOption{}, "", invalid("redis_url scheme must be redis, rediss or redis-sentinel")
 	}
 	if u.Host == "" {
 		return rueidis.ClientOption{}, "", invalid("redis_url host missing")

@@ -3,10 +3,13 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/internal/redistest"
@@ -18,7 +21,18 @@ import (
 // srv is this package's redis-server, started once by TestMain.
 var srv *redistest.Server
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &srv)) }
+// TestMain runs the tests against one redis-server; then no goroutine a
+// test started (a driver's connections) may be left.
+func TestMain(m *testing.M) {
+	code := redistest.Main(m, &srv)
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 func newDriver(t testing.TB) *redisstore.Driver {
 	t.Helper()

@@ -407,7 +407,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := http.NewResponseController(w)
 	end := p.Deadline.Add(2 * time.Second)
-	_ = rc.SetWriteDeadline(end.Add(5 * time.Second))
+	// A page that connects after the deadline (it reconnected late, or a
+	// laptop woke up) still gets its event: a write deadline already past
+	// would close the connection before any byte.
+	_ = rc.SetWriteDeadline(later(end, time.Now().Add(5*time.Second)).Add(5 * time.Second))
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
@@ -819,4 +822,11 @@ func (h *Handler) postRetry(q *request) {
 		q.s.Screen = ""
 	}
 	h.redirect(q, h.location(q.s))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
