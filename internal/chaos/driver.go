@@ -143,7 +143,7 @@ type Driver struct {
 	// returns as soon as every job has ended: a throughput measure).
 	NoExpiryReads bool
 	client        *fleettest.Client
-	http    *http.Client
+	http          *http.Client
 }
 
 // NewDriver returns a driver recording into rec.
