@@ -85,7 +85,7 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: deadline passed", slog.Duration("after_deadline", now.Sub(rec.Deadline)))
 		return nil, proofline.Errorf(proofline.EGONE, "deadline passed")
 	}
-	answer, err := proofline.AnswerClaim(c.Kind, c.ResultID, req, rec.DataKey)
+	answer, err := s.claimKeys.Answer(c.Kind, c.ResultID, req, rec.DataKey)
 	if err != nil {
 		s.stats.rejected(c.Kind, "claim_malformed")
 		return nil, err
