@@ -53,7 +53,7 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 		s.stats.rejected(c.Kind, "token")
 		return proofline.Errorf(proofline.EUNAUTHORIZED, "invalid auth token")
 	}
-	rec, err := s.opts.Store.Lookup(ctx, c.ResultID)
+	rec, err := s.opts.Store.LookupForUpdate(ctx, c.ResultID)
 	if err != nil {
 		if proofline.ErrorCode(err) == proofline.ENOTFOUND {
 			s.stats.rejected(c.Kind, "unknown")

@@ -53,7 +53,7 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		s.stats.rejected(c.Kind, "claim_malformed")
 		return nil, err
 	}
-	rec, err := s.opts.Store.Lookup(ctx, c.ResultID)
+	rec, err := s.opts.Store.LookupForUpdate(ctx, c.ResultID)
 	if err != nil {
 		if proofline.ErrorCode(err) == proofline.ENOTFOUND {
 			s.stats.rejected(c.Kind, "claim_unknown")

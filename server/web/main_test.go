@@ -173,7 +173,9 @@ func startWith(t *testing.T, mut func(*config.Config), latency time.Duration) *e
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency})
+	// WorkerHTTP: the workers' callbacks cross the instrumented listener,
+	// where the test times them.
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency, WorkerHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
