@@ -106,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	wq := fs.Int("worker-queue-size", 0, "server worker_queue_size (default: max(1024, 2×people); with --hold jobs+1024)")
 	hold := fs.Bool("hold", false, "waiting mode: start --jobs jobs whose mock vendor hangs until the deadline, then read the server's RSS")
 	holdLongPolls := fs.Int("hold-long-polls", 0, "with --hold: long polls (?wait=60) held open while RSS is read (default: --people)")
-	suite := fs.String("suite", "", "run a named set of scenarios instead of one: standard (embedded 0ms push, embedded 0ms poll, embedded 1s push, redis 0ms push; 200 people)")
+	suite := fs.String("suite", "", "run a named set of scenarios instead of one: standard (embedded 0ms push and redis 0ms push, each saturated then open loop; embedded 0ms poll; embedded 1s push)")
 	jsonOut := fs.String("json", "", "also write machine-readable results to this file")
 	keepLogs := fs.String("keep-server-logs", "", "copy each run's server JSON log to this directory (<scenario>.log), for diagnosis")
 	olDuration := fs.Duration("open-loop-duration", 10*time.Second, "after the closed loop, jobs arrive at a fixed rate for this long (0: no open loop)")
