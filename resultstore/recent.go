@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proofline/proofline"
@@ -25,11 +26,15 @@ import (
 //     server is seen at the long poll's next read.
 //
 // Entries go when the record is completed, deleted or found changed, and
-// lapse at the record's deadline; at most recentMax are kept (beyond that,
-// callers read from the driver as without it).
+// at its deadline: a lapsed entry is never used, and every entry past its
+// deadline is removed at the next store call a second or more after the last
+// sweep, so no copy of a pending value (which holds the sealed data key until
+// the claim) outlives the record here. At most recentMax are kept (beyond
+// that, callers read from the driver as without it).
 type recent struct {
-	seed   maphash.Seed
-	shards [recentShards]recentShard
+	seed      maphash.Seed
+	shards    [recentShards]recentShard
+	lastSweep atomic.Int64 // Unix nanoseconds
 }
 
 const (
@@ -62,8 +67,27 @@ func (r *recent) shard(id string) *recentShard {
 	return &r.shards[maphash.String(r.seed, id)%recentShards]
 }
 
+// sweep removes every entry past its deadline, at most once a second.
+func (r *recent) sweep(now time.Time) {
+	last := r.lastSweep.Load()
+	if now.UnixNano()-last < int64(time.Second) || !r.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if !now.Before(e.deadline) {
+				delete(s.m, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
 // put remembers the sealed pending value raw of id (replacing any older one).
 func (r *recent) put(id string, raw []byte, p *Pending, now time.Time) {
+	r.sweep(now)
 	s := r.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,6 +106,7 @@ func (r *recent) put(id string, raw []byte, p *Pending, now time.Time) {
 
 // get returns the remembered entry of id while its deadline has not passed.
 func (r *recent) get(id string, now time.Time) (recentEntry, bool) {
+	r.sweep(now)
 	s := r.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
