@@ -166,15 +166,23 @@ func (r *ClaimRequest) Verify(kind Kind, resultID string, claimToken []byte) err
 }
 
 // AnswerClaim wraps dataKey to the request's public key under a fresh IdP
-// key and returns the 200 answer's body. Verify the request first.
+// key and returns the 200 answer's body. Verify the request first. A server
+// answers with ClaimKeys.Answer instead, which reuses its key pair for a few
+// seconds.
 func AnswerClaim(kind Kind, resultID string, r *ClaimRequest, dataKey []byte) ([]byte, error) {
-	workerPub, err := ecdh.X25519().NewPublicKey(r.PublicKey)
-	if err != nil {
-		return nil, Errorf(EINVALID, "claim public_key malformed")
-	}
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, WrapError(EINTERNAL, "claim key", err)
+	}
+	return answerClaim(priv, kind, resultID, r, dataKey)
+}
+
+// answerClaim wraps dataKey to the request's public key under the IdP key
+// priv.
+func answerClaim(priv *ecdh.PrivateKey, kind Kind, resultID string, r *ClaimRequest, dataKey []byte) ([]byte, error) {
+	workerPub, err := ecdh.X25519().NewPublicKey(r.PublicKey)
+	if err != nil {
+		return nil, Errorf(EINVALID, "claim public_key malformed")
 	}
 	idpPub := priv.PublicKey().Bytes()
 	key, err := wrapKey(priv, workerPub, idpPub, workerPub.Bytes())

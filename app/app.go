@@ -51,6 +51,11 @@ type Options struct {
 	// (captures, sessions, the webhook outbox). Default "proofline:". Tests
 	// that run several deployments on one Redis give each its own.
 	RedisKeyPrefix string
+	// WorkerHTTP makes in-process workers claim and call back over real
+	// HTTP (loopback TCP) even when base_url is this server's own
+	// listener; by default they hand those requests to the server's
+	// handler in memory (worker.InProcessTransport).
+	WorkerHTTP bool
 }
 
 // App is a running proofline.
@@ -189,8 +194,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if workerVersion == "" {
 		workerVersion = opts.Version
 	}
+	inproc := inProcessTransport(cfg, opts, base)
 	rt, err := NewWorker(ctx, cfg, WorkerOptions{
-		Version: opts.Version, Logger: log, Images: blobs.store,
+		Version: opts.Version, Logger: log, Images: blobs.store, Transport: transportOrNil(inproc),
 		Tokens: currentTokens(tokens), CallbackHost: base.Host, Metrics: a.Metrics, TracerProvider: tp, VendorLatency: max(opts.VendorLatency, time.Duration(cfg.MockVendorLatencyMs)*time.Millisecond),
 	})
 	if err != nil {
@@ -230,6 +236,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Handler = a.Server.Middleware(mux)
+	if inproc != nil {
+		inproc.SetHandler(a.Handler)
+	}
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

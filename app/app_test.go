@@ -65,14 +65,19 @@ type env struct {
 type opts struct {
 	redis   bool
 	timeout int // async_wait_timeout_seconds
+	// http: the in-process workers claim and call back over loopback TCP
+	// instead of handing the request to the server's handler in memory.
+	http bool
 }
 
-// stores runs f once per result store driver.
+// stores runs f once per result store driver, and for each once with the
+// in-process workers' requests handed to the server's handler in memory
+// (the default) and once over real HTTP: every scenario must hold both ways.
 func stores(t *testing.T, f func(t *testing.T, o opts)) {
-	for _, name := range []string{"memory", "redis"} {
+	for _, name := range []string{"memory", "redis", "memory-http", "redis-http"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t, opts{redis: name == "redis"})
+			f(t, opts{redis: strings.HasPrefix(name, "redis"), http: strings.HasSuffix(name, "-http")})
 		})
 	}
 }
@@ -96,11 +101,12 @@ func start(t *testing.T, o opts) *env {
 		cfg.DocumentProofResultLambdaToken = "document-token-bbbbbbbbbbb"
 		cfg.ResolutionProofResultLambdaToken = "resolution-token-ccccccccc"
 	}
-	return serve(t, cfg, nil)
+	return serve(t, cfg, nil, func(ao *app.Options) { ao.WorkerHTTP = o.http })
 }
 
-// serve runs an App for cfg on a fresh loopback listener (or ln).
-func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
+// serve runs an App for cfg on a fresh loopback listener (or ln); with
+// tune, the test adjusts the app.Options.
+func serve(t *testing.T, cfg config.Config, ln net.Listener, tune ...func(*app.Options)) *env {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -114,7 +120,11 @@ func serve(t *testing.T, cfg config.Config, ln net.Listener) *env {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Each deployment keeps its sessions and webhooks apart on the shared Redis.
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, RedisKeyPrefix: redistest.Prefix(t)})
+	ao := app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, RedisKeyPrefix: redistest.Prefix(t)}
+	for _, f := range tune {
+		f(&ao)
+	}
+	a, err := app.New(context.Background(), cfg, ao)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type WorkerOptions struct {
 	Metrics *metrics.Metrics
 	// TracerProvider traces jobs and vendor calls; nil means off.
 	TracerProvider trace.TracerProvider
+	// Transport, when set, carries claims and callbacks (the in-process
+	// pool's worker.InProcessTransport); default: HTTP over TCP.
+	Transport http.RoundTripper
 }
 
 // NewWorker builds the worker runtime every dispatch mode runs: in-process in
@@ -84,6 +88,12 @@ func NewWorker(ctx context.Context, cfg config.Config, o WorkerOptions) (*worker
 	if o.TracerProvider != nil {
 		pr.Tracer = tracing.Tracer(o.TracerProvider)
 		wo.TracerProvider = o.TracerProvider
+	}
+	if o.Transport != nil {
+		wo.Client = &http.Client{
+			Transport:     o.Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	return worker.New(wo)
 }

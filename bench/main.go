@@ -1,14 +1,18 @@
-// Command bench is proofline's end-to-end load tool (issue #6, items 1 and 2).
+// Command bench is proofline's end-to-end load tool.
 //
 // It builds proofline, starts it as a child process on 127.0.0.1 (with a
 // redis-server of its own in redis mode), and runs N simulated people who
 // each start a job through the JSON API, wait for its outcome (poll or push)
-// and delete it. In the same run it measures two baselines with the same
+// and delete it: a closed loop that saturates the server. Then, against the
+// same server, an open loop: jobs arrive at a fixed rate (half the saturated
+// throughput by default), and latency is measured from each job's scheduled
+// arrival, so it is what a person feels at ordinary load, free of
+// coordinated omission. In the same run it measures two baselines with the same
 // client load: a bare net/http server answering the same request and response
 // sizes, and raw Redis SET+GET round trips with rueidis. It reports proofline's
 // completed jobs/s against the bound those baselines imply, the added latency
-// (start→outcome visible, minus vendor time), server CPU and memory, lost jobs
-// and errors. Everything is bounded in count and time and stops by itself;
+// (start→outcome visible, minus vendor time), server CPU and memory, Redis
+// round trips, lost jobs and errors, and each target met or not. Everything is bounded in count and time and stops by itself;
 // every process it starts is stopped on exit, error or Ctrl-C.
 //
 //	go run ./bench --mode embedded --people 200 --jobs 5000 --wait push
@@ -53,6 +57,8 @@ type scenario struct {
 	PollInterval  time.Duration `json:"-"`
 	PollMs        int64         `json:"poll_interval_ms,omitempty"`
 	Hold          bool          `json:"hold,omitempty"`
+	// OpenLoop: after the closed loop, run the open-loop phase.
+	OpenLoop bool `json:"open_loop"`
 }
 
 // options apply to every scenario of an invocation.
@@ -72,6 +78,9 @@ type options struct {
 	pushWait          int
 	holdLongPolls     int
 	keepLogs          string
+	openLoop          openLoopOpts // rate is set per scenario
+	openLoopFraction  float64
+	openLoopRate      float64
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -97,9 +106,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	wq := fs.Int("worker-queue-size", 0, "server worker_queue_size (default: max(1024, 2×people); with --hold jobs+1024)")
 	hold := fs.Bool("hold", false, "waiting mode: start --jobs jobs whose mock vendor hangs until the deadline, then read the server's RSS")
 	holdLongPolls := fs.Int("hold-long-polls", 0, "with --hold: long polls (?wait=60) held open while RSS is read (default: --people)")
-	suite := fs.String("suite", "", "run a named set of scenarios instead of one: standard (embedded 0ms push, embedded 0ms poll, embedded 1s push, redis 0ms push; 200 people)")
+	suite := fs.String("suite", "", "run a named set of scenarios instead of one: standard (embedded 0ms push and redis 0ms push, each saturated then open loop; embedded 0ms poll; embedded 1s push)")
 	jsonOut := fs.String("json", "", "also write machine-readable results to this file")
 	keepLogs := fs.String("keep-server-logs", "", "copy each run's server JSON log to this directory (<scenario>.log), for diagnosis")
+	olDuration := fs.Duration("open-loop-duration", 10*time.Second, "after the closed loop, jobs arrive at a fixed rate for this long (0: no open loop)")
+	olFraction := fs.Float64("open-loop-fraction", 0.5, "open-loop arrival rate as a share of the closed loop's completed jobs/s")
+	olRate := fs.Float64("open-loop-rate", 0, "open-loop arrival rate in jobs/s (overrides --open-loop-fraction)")
+	arrivals := fs.String("arrivals", "poisson", "open-loop arrivals: poisson (exponential gaps) or constant")
+	olSeed := fs.Uint64("open-loop-seed", 1, "seed of the Poisson arrival times")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -151,6 +165,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *redisK < 1 {
 		return bad("--redis-k must be at least 1")
 	}
+	if *olDuration < 0 || *olDuration > time.Hour {
+		return bad("--open-loop-duration must be 0-1h")
+	}
+	if *olFraction <= 0 || *olFraction > 2 {
+		return bad("--open-loop-fraction must be more than 0 and at most 2")
+	}
+	if *olRate < 0 || *olRate > 1e6 {
+		return bad("--open-loop-rate must be 0-1000000")
+	}
+	if *arrivals != "poisson" && *arrivals != "constant" {
+		return bad("--arrivals must be poisson or constant")
+	}
 	seq, err := parseMix(*mix)
 	if err != nil {
 		return bad(err.Error())
@@ -163,20 +189,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jobTimeout: *jobTimeout, logLevel: *logLevel, mix: seq, mixSpec: *mix, redisK: *redisK,
 		prooflineBin: *prooflineBin, redisBin: *redisBin, workerConcurrency: *wc, workerQueueSize: *wq,
 		pushWait: *pushWait, holdLongPolls: *holdLongPolls, keepLogs: *keepLogs,
+		openLoop:         openLoopOpts{duration: *olDuration, poisson: *arrivals == "poisson", seed: *olSeed},
+		openLoopFraction: *olFraction, openLoopRate: *olRate,
 	}
 	var scenarios []scenario
 	switch *suite {
 	case "":
-		scenarios = []scenario{{Mode: *mode, People: *people, Jobs: *jobs, VendorLatency: *vendor, Wait: *wait, PollInterval: *pollInterval, Hold: *hold}}
+		scenarios = []scenario{{Mode: *mode, People: *people, Jobs: *jobs, VendorLatency: *vendor, Wait: *wait, PollInterval: *pollInterval, Hold: *hold, OpenLoop: !*hold}}
 	case "standard":
 		// Jobs are sized so the set takes a few minutes on a 2-core machine;
-		// --duration-limit bounds each anyway.
+		// --duration-limit and --open-loop-duration bound each anyway. The
+		// open loop runs where the targets are judged: 0 ms vendors, push.
 		p := *people
 		scenarios = []scenario{
-			{Name: "embedded-0ms-push", Mode: "embedded", People: p, Jobs: *jobs, Wait: "push"},
+			{Name: "embedded-0ms-push", Mode: "embedded", People: p, Jobs: *jobs, Wait: "push", OpenLoop: true},
+			{Name: "redis-0ms-push", Mode: "redis", People: p, Jobs: *jobs, Wait: "push", OpenLoop: true},
 			{Name: "embedded-0ms-poll", Mode: "embedded", People: p, Jobs: *jobs, Wait: "poll", PollInterval: *pollInterval},
-			{Name: "embedded-1s-push", Mode: "embedded", People: p, Jobs: 10 * p, VendorLatency: time.Second, Wait: "push"},
-			{Name: "redis-0ms-push", Mode: "redis", People: p, Jobs: *jobs, Wait: "push"},
+			{Name: "embedded-1s-push", Mode: "embedded", People: p, Jobs: 5 * p, VendorLatency: time.Second, Wait: "push"},
 		}
 	default:
 		return bad("--suite must be standard")
@@ -198,7 +227,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Everything this invocation does ends by this bound, whatever happens.
-	total := time.Duration(len(scenarios)) * (opts.durationLimit + opts.jobTimeout + 2*opts.baselineDuration + 2*time.Minute)
+	total := time.Duration(len(scenarios)) * (opts.durationLimit + opts.openLoop.duration + 2*opts.jobTimeout + 4*opts.baselineDuration + 2*time.Minute)
 	ctx, cancel := context.WithTimeout(ctx, total+5*time.Minute)
 	defer cancel()
 
@@ -219,7 +248,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	out := report{Tool: "proofline bench (issue #6)", StartedAt: time.Now().UTC(), Machine: machineInfo(), Mix: opts.mixSpec}
+	out := report{Tool: "proofline bench", StartedAt: time.Now().UTC(), Machine: machineInfo(), Mix: opts.mixSpec}
 	status := 0
 	for _, s := range scenarios {
 		fmt.Fprintf(stderr, "bench: running %s (%d people, %d jobs) ...\n", s.Name, s.People, s.Jobs)
@@ -237,6 +266,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if r.Jobs.Lost > 0 {
 			status = 1
 		}
+	}
+	if len(out.Runs) > 0 {
+		printSummary(stdout, out.Runs)
 	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(out, "", "  ")

@@ -41,11 +41,20 @@ type runResult struct {
 	RedisServerCPUPer1000 float64            `json:"redis_server_cpu_seconds_per_1000_jobs,omitempty"`
 	RedisCalls            map[string]int64   `json:"redis_calls,omitempty"`
 	RedisCallsPerJob      map[string]float64 `json:"redis_calls_per_job,omitempty"`
+	// RedisClientCommands are the commands the server sent (MONITOR, not
+	// counting what scripts ran inside): each one round trip.
+	RedisClientCommands   map[string]int64   `json:"redis_client_commands,omitempty"`
+	RedisCommandsPerJob   map[string]float64 `json:"redis_client_commands_per_job,omitempty"`
 	RedisRoundTripsPerJob float64            `json:"redis_round_trips_per_job,omitempty"`
-	ServerLog             *serverLogSummary  `json:"server_log,omitempty"`
-	Errors                map[string]int64   `json:"errors"`
-	Hold                  *holdResult        `json:"hold,omitempty"`
-	Targets               []target           `json:"targets"`
+	// CPUPerJobVsBare3 is server CPU per job ÷ the bare server's CPU for
+	// three requests (same run).
+	CPUPerJobVsBare3 float64 `json:"server_cpu_per_job_vs_bare_3_requests,omitempty"`
+	// OpenLoop is the open-loop phase (fixed arrival rate), when run.
+	OpenLoop  *openLoopResult   `json:"open_loop,omitempty"`
+	ServerLog *serverLogSummary `json:"server_log,omitempty"`
+	Errors    map[string]int64  `json:"errors"`
+	Hold      *holdResult       `json:"hold,omitempty"`
+	Targets   []target          `json:"targets"`
 }
 
 type baselines struct {
@@ -97,10 +106,11 @@ type serverFigures struct {
 }
 
 type serverLogSummary struct {
-	Lines              int `json:"lines"`
-	DuplicateCallbacks int `json:"duplicate_callbacks"`
-	LateCallbacks      int `json:"late_callbacks"`
-	Errors             int `json:"error_lines"`
+	Lines              int     `json:"lines"`
+	LinesPerJob        float64 `json:"lines_per_job"`
+	DuplicateCallbacks int     `json:"duplicate_callbacks"`
+	LateCallbacks      int     `json:"late_callbacks"`
+	Errors             int     `json:"error_lines"`
 }
 
 type holdResult struct {
@@ -192,35 +202,86 @@ func printRun(w io.Writer, r *runResult) {
 		p("  %-42s %s jobs/s (%s)", "bound", num(b.BoundJobsPerSec), b.BoundBasis)
 	}
 	p("")
-	p("proofline")
+	p("proofline, saturated (closed loop: %d people, each starts its next job when the last one ends)", s.People)
 	j := r.Jobs
 	p("  %-42s %d of %d in %.2f s = %s jobs/s", "completed", j.Completed, j.Requested, r.Seconds, num(r.JobsPerSec))
 	if b.BoundJobsPerSec > 0 {
 		p("  %-42s %.1f%%", "of the bound", r.PctOfBound)
 	}
 	a := r.AddedLatency
-	p("  %-42s p50 %.2f · p90 %.2f · p99 %.2f · max %.2f ms (n=%d)", "added latency (start→visible − vendor)", a.P50, a.P90, a.P99, a.Max, a.N)
+	p("  %-42s p50 %.2f · p90 %.2f · p99 %.2f · max %.2f ms (n=%d)", "added latency at saturation (start→visible − vendor)", a.P50, a.P90, a.P99, a.Max, a.N)
 	if r.Push != nil {
 		pp := r.Push
-		p("  %-42s p50 %.2f · p90 %.2f · p99 %.2f · max %.2f ms (n=%d)", "push: callback stored → client has it", pp.P50, pp.P90, pp.P99, pp.Max, pp.N)
+		p("  %-42s p50 %.2f · p90 %.2f · p99 %.2f · max %.2f ms (n=%d)", "push at saturation: callback stored → client has it", pp.P50, pp.P90, pp.P99, pp.Max, pp.N)
 	} else if s.Wait == "push" {
 		p("  %-42s not measured (needs --log-level info or debug)", "push: callback stored → client has it")
 	}
 	p("  %-42s %.2f", "status reads per job", r.StatusReadsPerJob)
-	p("  %-42s %.3f s per 1,000 jobs (%.2f s total)", "server CPU", r.Server.CPUSecondsPer1000, r.Server.CPUSeconds)
+	p("  %-42s %.3f s per 1,000 jobs (%.2f s total)%s", "server CPU", r.Server.CPUSecondsPer1000, r.Server.CPUSeconds, cpuRatio(r))
 	p("  %-42s peak %.1f MiB (idle %.1f, end %.1f; +%.2f MiB per 1,000 jobs over idle)", "server RSS", r.Server.PeakRSSMiB, r.Server.IdleRSSMiB, r.Server.EndRSSMiB, r.Server.PeakRSSGrowthMiBPer1000)
 	p("  %-42s %.3f s per 1,000 jobs", "load tool CPU (shares the machine)", r.ClientCPUPer1000)
 	if r.RedisCallsPerJob != nil {
 		p("  %-42s %.3f s per 1,000 jobs", "redis-server CPU", r.RedisServerCPUPer1000)
-		p("  %-42s %s", "redis calls per job (INFO commandstats)", sortedCalls(r.RedisCallsPerJob))
-		p("  %-42s %.2f (calls − the GET+SET inside each EVALSHA)", "redis round trips per job", r.RedisRoundTripsPerJob)
+		p("  %-42s %s", "redis commands sent per job (MONITOR)", sortedCalls(r.RedisCommandsPerJob))
+		p("  %-42s %.2f (each command the server sent; a script counts once)", "redis round trips per job", r.RedisRoundTripsPerJob)
+		p("  %-42s %s", "  commandstats per job (scripts' inside too)", sortedCalls(r.RedisCallsPerJob))
 	}
 	p("  %-42s started %d · completed %d · timed out %d · LOST %d · refused (503) %d%s", "jobs", j.Started, j.Completed, j.TimedOut, j.Lost, j.Refused, cutOff(j.CutOff))
+	if ol := r.OpenLoop; ol != nil {
+		p("")
+		rate := fmt.Sprintf("%s jobs/s", num(ol.TargetRate))
+		if ol.Fraction > 0 {
+			rate = fmt.Sprintf("%s jobs/s = %.0f%% of the saturated %s jobs/s", num(ol.TargetRate), 100*ol.Fraction, num(r.JobsPerSec))
+		}
+		p("proofline, open loop (%s arrivals at %s for %.0f s; latency from each job's scheduled arrival, HdrHistogram)", ol.Arrivals, rate, ol.DurationS)
+		p("  %-42s %d scheduled · %d started · %d completed in %.2f s = %s jobs/s · timed out %d · LOST %d · refused (503) %d", "jobs", ol.Scheduled, ol.Started, ol.Completed, ol.Seconds, num(ol.JobsPerSec), ol.TimedOut, ol.Lost, ol.Refused)
+		h := ol.AddedLatency
+		p("  %-42s p50 %.2f · p90 %.2f · p99 %.2f · p99.9 %.2f · max %.2f ms (n=%d)", "added latency (arrival→visible − vendor)", h.P50, h.P90, h.P99, h.P999, h.Max, h.N)
+		if ol.Push != nil {
+			h := *ol.Push
+			p("  %-42s p50 %.2f · p90 %.2f · p99 %.2f · p99.9 %.2f · max %.2f ms (n=%d)", "push: callback stored → client has it", h.P50, h.P90, h.P99, h.P999, h.Max, h.N)
+		}
+		h = ol.ScheduleLag
+		p("  %-42s p50 %.2f · p99 %.2f · max %.2f ms (the tool's own delay, inside the latency above)", "start sent after its scheduled time", h.P50, h.P99, h.Max)
+		p("  %-42s %.2f", "status reads per job", ol.StatusReads)
+		p("  %-42s %.3f s per 1,000 jobs", "server CPU", ol.ServerCPUPer1000)
+		if ol.RedisCommandsPerJob != nil {
+			p("  %-42s %.2f (%s)", "redis round trips per job", ol.RedisRoundTripsPerJob, sortedCalls(ol.RedisCommandsPerJob))
+		}
+		p("  %-42s %s", "load average after", ol.LoadAvgAfter)
+	}
+	p("")
 	if r.ServerLog != nil {
-		p("  %-42s %d lines · duplicate callbacks %d · late callbacks %d · error lines %d", "server log", r.ServerLog.Lines, r.ServerLog.DuplicateCallbacks, r.ServerLog.LateCallbacks, r.ServerLog.Errors)
+		p("  %-42s %d lines (%.2f per job) · duplicate callbacks %d · late callbacks %d · error lines %d", "server log", r.ServerLog.Lines, r.ServerLog.LinesPerJob, r.ServerLog.DuplicateCallbacks, r.ServerLog.LateCallbacks, r.ServerLog.Errors)
 	}
 	p("  %-42s %s", "errors by kind", sortedErrors(r.Errors))
 	printTargets(w, r)
+}
+
+// bareCPUPerRequest is the bare server's mean CPU seconds per request of
+// this run's baselines (0 when none ran).
+func bareCPUPerRequest(r *runResult) float64 {
+	var sum float64
+	n := 0
+	for _, b := range r.Baselines.Bare {
+		if b.ServerCPUPer1000 > 0 {
+			sum += b.ServerCPUPer1000 / 1000
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// cpuRatio describes the server CPU per job against the bare server's CPU
+// for the three requests a job needs at least.
+func cpuRatio(r *runResult) string {
+	if r.CPUPerJobVsBare3 <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %.1f× the bare server's CPU for 3 requests (%.3f s per 1,000)", r.CPUPerJobVsBare3, 3000*bareCPUPerRequest(r))
 }
 
 func printHold(w io.Writer, r *runResult) {
@@ -238,7 +299,7 @@ func printHold(w io.Writer, r *runResult) {
 }
 
 func printTargets(w io.Writer, r *runResult) {
-	fmt.Fprintln(w, "\ntargets (issue #6; judge only on a quiet machine)")
+	fmt.Fprintln(w, "\ntargets (ratios to the same run's baselines; judge absolute figures only on a quiet machine)")
 	if r.Hold != nil && r.Scenario.Jobs < 100000 {
 		fmt.Fprintln(w, "  (the waiting-people target is judged at --jobs 100000)")
 	}
@@ -249,6 +310,27 @@ func printTargets(w io.Writer, r *runResult) {
 		}
 		fmt.Fprintf(w, "  %-62s %-14s %-12s %s\n", t.Name, t.Target, t.Value, mark)
 	}
+}
+
+// printSummary lists every target of every run, met or not, once more at
+// the end, with the load average each run saw.
+func printSummary(w io.Writer, runs []*runResult) {
+	fmt.Fprintln(w, "\n=== summary: targets of this invocation ===")
+	met, all := 0, 0
+	for _, r := range runs {
+		fmt.Fprintf(w, "%s (load average %s → %s)\n", r.Scenario.Name, r.LoadAvgBefore, r.LoadAvgAfter)
+		for _, t := range r.Targets {
+			mark := "met"
+			if !t.Met {
+				mark = "NOT MET"
+			} else {
+				met++
+			}
+			all++
+			fmt.Fprintf(w, "  %-62s %-14s %-12s %s\n", t.Name, t.Target, t.Value, mark)
+		}
+	}
+	fmt.Fprintf(w, "%d of %d targets met\n", met, all)
 }
 
 func cutOff(b bool) string {

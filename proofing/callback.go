@@ -53,7 +53,7 @@ func (s *Service) ReceiveCallback(ctx context.Context, c Callback) (err error) {
 		s.stats.rejected(c.Kind, "token")
 		return proofline.Errorf(proofline.EUNAUTHORIZED, "invalid auth token")
 	}
-	rec, err := s.opts.Store.Lookup(ctx, c.ResultID)
+	rec, err := s.opts.Store.LookupForUpdate(ctx, c.ResultID)
 	if err != nil {
 		if proofline.ErrorCode(err) == proofline.ENOTFOUND {
 			s.stats.rejected(c.Kind, "unknown")
@@ -173,27 +173,13 @@ func decodeCallbackBody(kind proofline.Kind, body []byte) (*proofline.Result, er
 	return &r, nil
 }
 
-// callbackResult is a Result whose success must be present.
+// callbackResult is a Result whose success must be present: its Success
+// (depth 0) takes the "success" key from the embedded Result's, so one
+// strict pass of the body's decoder fills both (unknown fields refused
+// throughout).
 type callbackResult struct {
 	proofline.Result
 	Success *bool `json:"success"`
-}
-
-// UnmarshalJSON decodes the result strictly (unknown fields refused) and
-// keeps success apart so that its absence shows.
-func (c *callbackResult) UnmarshalJSON(b []byte) error {
-	type plain proofline.Result
-	var shape struct {
-		plain
-		Success *bool `json:"success"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&shape); err != nil {
-		return err
-	}
-	c.Result, c.Success = proofline.Result(shape.plain), shape.Success
-	return nil
 }
 
 func decodeB64(s string) ([]byte, error) {

@@ -53,7 +53,7 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		s.stats.rejected(c.Kind, "claim_malformed")
 		return nil, err
 	}
-	rec, err := s.opts.Store.Lookup(ctx, c.ResultID)
+	rec, err := s.opts.Store.LookupForUpdate(ctx, c.ResultID)
 	if err != nil {
 		if proofline.ErrorCode(err) == proofline.ENOTFOUND {
 			s.stats.rejected(c.Kind, "claim_unknown")
@@ -93,7 +93,7 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		log.LogAttrs(ctx, slog.LevelWarn, "claim refused: job already claimed (a redelivered envelope)")
 		return nil, proofline.Errorf(proofline.ECONFLICT, "job already claimed")
 	}
-	answer, err := proofline.AnswerClaim(c.Kind, c.ResultID, req, rec.DataKey)
+	answer, err := s.claimKeys.Answer(c.Kind, c.ResultID, req, rec.DataKey)
 	if err != nil {
 		s.stats.rejected(c.Kind, "claim_malformed")
 		return nil, err

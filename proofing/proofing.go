@@ -96,6 +96,9 @@ type Service struct {
 	tokens  map[proofline.Kind][]string
 	stats   Stats
 	waiters waiters
+	// claimKeys answers claims (the IdP's X25519 key pair, replaced every
+	// few seconds).
+	claimKeys *proofline.ClaimKeys
 }
 
 // New checks opts and returns a Service.
@@ -144,7 +147,7 @@ func New(opts Options) (*Service, error) {
 			opts.StateIDJurisdictions = append(opts.StateIDJurisdictions, strings.ToUpper(strings.TrimSpace(j)))
 		}
 	}
-	svc := &Service{opts: opts, tokens: tokens, tracer: tracing.Tracer(opts.TracerProvider)}
+	svc := &Service{opts: opts, tokens: tokens, tracer: tracing.Tracer(opts.TracerProvider), claimKeys: proofline.NewClaimKeys(0, opts.Now)}
 	svc.stats.obs = opts.Observer
 	return svc, nil
 }

@@ -66,8 +66,23 @@ func (s *Service) WaitOutcome(ctx context.Context, resultID string, poll time.Du
 	defer s.waiters.remove(resultID, ch)
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
+	// A job this server started (or claimed) and still holds pending is
+	// not read back first: its callback landing here wakes the waiter, and
+	// a change made on another server is read at the next tick (so only a
+	// wait long enough for ticks skips the first read).
+	var o *proofline.Outcome
+	here := false
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) >= 2*poll {
+		o, here = s.opts.Store.PendingHere(resultID)
+		// Another tenant's job is read like any other: not found.
+		here = here && o.Tenant == tenant.From(ctx)
+	}
 	for {
-		o, err := s.Outcome(ctx, resultID)
+		var err error
+		if !here {
+			o, err = s.Outcome(ctx, resultID)
+		}
+		here = false
 		if err != nil || o.Status != proofline.StatusPending {
 			return o, err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/proofline/proofline/proofing"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/seal"
+	"github.com/proofline/proofline/tenant"
 )
 
 type keep struct {
@@ -126,5 +127,32 @@ func TestWaitOutcomeTimesOutAtDeadline(t *testing.T) {
 	defer cancel()
 	if o, err := svc.WaitOutcome(ctx, id, time.Hour); err == nil || o.Status != proofline.StatusPending {
 		t.Fatalf("cancelled wait: %v %v", o, err)
+	}
+}
+
+// Another tenant's long poll on a job this server holds pending learns
+// nothing: it is told not found at once, as a plain read would tell it,
+// not kept waiting as if the job were its own (the server's memory of the
+// jobs it wrote must not skip the tenant check).
+func TestWaitOutcomeOtherTenantNotFound(t *testing.T) {
+	t.Parallel()
+	svc, _, _ := setup(t, time.Minute)
+	owner := tenant.With(context.Background(), "idp-a")
+	st, err := svc.StartAddress(owner, proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No polling (an hour) and no deadline: only the first answer counts,
+	// and it must come before the context is cancelled.
+	ctx, cancel := context.WithCancel(tenant.With(context.Background(), "idp-b"))
+	defer time.AfterFunc(10*time.Second, cancel).Stop()
+	o, err := svc.WaitOutcome(ctx, st.ResultID, time.Hour)
+	if proofline.ErrorCode(err) != proofline.ENOTFOUND {
+		t.Fatalf("another tenant's wait: %+v %v, want not found", o, err)
+	}
+	short, cancelShort := context.WithTimeout(owner, 50*time.Millisecond)
+	defer cancelShort()
+	if o, _ := svc.WaitOutcome(short, st.ResultID, 10*time.Millisecond); o == nil || o.Status != proofline.StatusPending {
+		t.Fatalf("the owner's wait: %+v, want pending", o)
 	}
 }

@@ -51,6 +51,8 @@ type Store struct {
 	sealer  proofline.Sealer
 	timeout time.Duration
 	now     func() time.Time
+	// recent: pending values this Store wrote (see LookupForUpdate).
+	recent *recent
 }
 
 // New returns a Store over d that seals every value with s. The Store owns d:
@@ -65,7 +67,7 @@ func New(d Driver, s proofline.Sealer, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{d: d, sealer: s, timeout: opts.Timeout, now: opts.Now}
+	return &Store{d: d, sealer: s, timeout: opts.Timeout, now: opts.Now, recent: newRecent()}
 }
 
 // Timeout returns the configured timeout.
@@ -115,6 +117,9 @@ type Record struct {
 
 	raw  []byte  // the sealed value as read: Complete swaps it
 	read Pending // the pending fields as read: Complete writes these
+	// remembered: raw is the value this Store last wrote, not one just
+	// read (LookupForUpdate); a failed swap reads the record once more.
+	remembered bool
 }
 
 // record is the plaintext of a stored value, before sealing.
@@ -165,7 +170,9 @@ func (s *Store) CreatePending(ctx context.Context, p Pending) error {
 	if err != nil {
 		return err
 	}
-	switch err := s.d.Create(ctx, p.ResultID, value, ttl); {
+	err = s.d.Create(ctx, p.ResultID, value, ttl)
+	s.remember(p.ResultID, value, &p, err)
+	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrExists):
@@ -259,7 +266,16 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 	if err != nil {
 		return err
 	}
-	switch err := s.d.Swap(ctx, p.ResultID, rec.raw, next, s.timeout); {
+	err = s.d.Swap(ctx, p.ResultID, rec.raw, next, s.timeout)
+	s.recent.forget(p.ResultID) // done (or changed elsewhere): nothing pending to remember
+	if err != nil && rec.remembered {
+		// Changed elsewhere since this Store wrote it (another server's
+		// claim): complete what is stored now.
+		if fresh, ferr := s.Lookup(ctx, p.ResultID); ferr == nil {
+			return s.Complete(ctx, fresh, r, completedAt)
+		}
+	}
+	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrConflict):
@@ -309,7 +325,15 @@ func (s *Store) Claim(ctx context.Context, rec *Record, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	return s.swap(ctx, rec, next, "job already claimed")
+	err = s.swap(ctx, rec, next, "job already claimed")
+	if err != nil && rec.remembered {
+		// Changed elsewhere since this Store wrote it: judge the claim on
+		// what is stored now.
+		if fresh, ferr := s.Lookup(ctx, p.ResultID); ferr == nil {
+			return s.Claim(ctx, fresh, at)
+		}
+	}
+	return err
 }
 
 // endTimedOut ends a pending record past its deadline as timed out, by
@@ -349,7 +373,9 @@ func (s *Store) swap(ctx context.Context, rec *Record, next []byte, conflict str
 	if ttl <= 0 {
 		return notFound()
 	}
-	switch err := s.d.Swap(ctx, rec.read.ResultID, rec.raw, next, ttl); {
+	err := s.d.Swap(ctx, rec.read.ResultID, rec.raw, next, ttl)
+	s.remember(rec.read.ResultID, next, &rec.read, err)
+	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrConflict):
@@ -410,6 +436,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !proofline.ValidResultID(id) {
 		return notFound()
 	}
+	s.recent.forget(id)
 	ok, err := s.d.Delete(ctx, id)
 	switch {
 	case err != nil:

@@ -140,7 +140,7 @@ func (s *Server) Middleware(next http.Handler) http.Handler {
 					writeJSON(rw, http.StatusInternalServerError, errorBody("internal", "internal error"))
 				}
 			}
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			logAccess(r.Context(), s.log,
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route(r)),
 				slog.Int("status", rw.status), slog.Int64("bytes", rw.bytes), slog.Duration("duration", time.Since(start)))
 		}()

@@ -1,4 +1,4 @@
-// Command queue measures the queue dispatch mode (issue #5) on loopback:
+// Command queue measures the queue dispatch mode on loopback:
 //
 //   - completed jobs/s with 1 and 2 `proofline worker` processes: jobs are
 //     queued through two `proofline serve` processes first, then the workers

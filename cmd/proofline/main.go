@@ -32,6 +32,7 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/observe/logbuf"
 )
 
 // version is the build's git ref, set with -ldflags "-X main.version=...".
@@ -88,7 +89,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "proofline:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	// Log lines are written in batches (warnings at once), not one write
+	// system call each; every return path writes what is left.
+	logw := logbuf.New(stderr, logbuf.Options{})
+	defer logw.Close()
+	logger := slog.New(logbuf.Handler(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level(cfg.LogLevel)}), logw))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

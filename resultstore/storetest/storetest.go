@@ -588,6 +588,7 @@ func waitGone(t *testing.T, e *env, k string, notBefore time.Time) {
 
 // RunStoreTests runs the Store conformance tests over drivers from h.
 func RunStoreTests(t *testing.T, h Harness) {
+	runRememberedTests(t, h)
 	t.Run("TenantAndNotifyKept", func(t *testing.T) {
 		t.Parallel()
 		e := h.setup(t)

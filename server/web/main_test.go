@@ -176,8 +176,11 @@ func startWith(t *testing.T, mut func(*config.Config), latency time.Duration) *e
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency,
-		RedisKeyPrefix: redistest.Prefix(t)}) // deployments apart on the shared Redis
+	// WorkerHTTP: the workers' callbacks cross the instrumented listener,
+	// where the test times them. The key prefix keeps deployments apart on
+	// the shared Redis.
+	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, VendorLatency: latency, WorkerHTTP: true,
+		RedisKeyPrefix: redistest.Prefix(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
