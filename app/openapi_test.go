@@ -471,9 +471,13 @@ func contractLimits(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverag
 		want(t, "read with Redis down", e.do("GET", "/api/v1/proofing/"+id, nil), 503)
 		want(t, "forget with Redis down", e.do("DELETE", "/api/v1/proofing/"+id, nil), 503)
 		want(t, "start with Redis down", e.do("POST", "/api/v1/proofing/resolution", hang("person-2")), 503)
+		// A job this server did not write: it must read Redis to judge the
+		// claim or callback (one it wrote it judges from the sealed value it
+		// remembers, and answers a bad proof 401 without Redis).
+		other := "5b1e7c9a-0d1f-4c2e-9a7b-3c4d5e6f7a8b"
 		claim := map[string]any{"v": 2, "public_key": b64(32), "proof": b64(32)}
-		want(t, "claim with Redis down", e.worker("/api/proofing_results/resolution/"+id+"/claim", contractResolutionToken, "application/json", claim), 503)
-		want(t, "callback with Redis down", e.worker("/api/proofing_results/resolution/"+id, contractResolutionToken, "application/json",
+		want(t, "claim with Redis down", e.worker("/api/proofing_results/resolution/"+other+"/claim", contractResolutionToken, "application/json", claim), 503)
+		want(t, "callback with Redis down", e.worker("/api/proofing_results/resolution/"+other, contractResolutionToken, "application/json",
 			map[string]any{"v": 2, "sealed": b64(64)}, "X-Proofline-Timestamp", strconv.FormatInt(time.Now().Unix(), 10)), 503)
 	}
 	p.Check(t)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
@@ -162,7 +163,11 @@ func (p *Proxy) Apply(f Fault) error {
 	for i, t := range f.toxics {
 		for _, stream := range []string{"downstream", "upstream"} {
 			name := fmt.Sprintf("%s-%d-%s", t.typ, i, stream)
-			if _, err := p.p.AddToxic(name, t.typ, stream, 1, t.attrs); err != nil {
+			err := retry("already exists", func() error {
+				_, err := p.p.AddToxic(name, t.typ, stream, 1, t.attrs)
+				return err
+			})
+			if err != nil {
 				return fmt.Errorf("toxitest: %s on %s: %w", name, p.Name, err)
 			}
 		}
@@ -178,10 +183,28 @@ func (p *Proxy) Heal(f Fault) error {
 	var errs []error
 	for i, t := range f.toxics {
 		for _, stream := range []string{"downstream", "upstream"} {
-			if err := p.p.RemoveToxic(fmt.Sprintf("%s-%d-%s", t.typ, i, stream)); err != nil {
+			name := fmt.Sprintf("%s-%d-%s", t.typ, i, stream)
+			if err := retry("not found", func() error { return p.p.RemoveToxic(name) }); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// retry runs op up to three times: the API's connection can drop under a
+// loaded machine (EOF) after the proxy did the work. A retry that finds the
+// work done (its error contains done) counts as success.
+func retry(done string, op func() error) error {
+	var err error
+	for attempt := range 3 {
+		if err = op(); err == nil {
+			return nil
+		}
+		if attempt > 0 && strings.Contains(err.Error(), done) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
