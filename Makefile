@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 # Where the browser tests leave their screenshots (PROOFLINE_ARTIFACTS).
 ARTIFACTS ?= $(CURDIR)/artifacts
 
-.PHONY: help build run deps test test-short lint bench bench-e2e bench-queue fuzz clean
+.PHONY: help build run deps test test-short lint bench bench-e2e bench-queue chaos fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,14 @@ clean: ## remove build output and the default screenshot directory
 .PHONY: bench-e2e
 bench-e2e: deps ## end-to-end load, saturated and open-loop, vs same-run baselines; prints every target met / not met (docs/bench.md); BENCH_JSON=file writes JSON too
 	$(GO) run ./bench --suite standard --people 200 --jobs 20000 --duration-limit 20s --open-loop-duration 10s $(if $(BENCH_JSON),--json $(BENCH_JSON))
+
+.PHONY: chaos
+chaos: deps ## the long fault runs (Toxiproxy, Sentinel failover, rolling restart, 10-minute soak; thousands of jobs each); log and the README's fault rows in ARTIFACTS (chaos.log, chaos.md)
+	@mkdir -p '$(ARTIFACTS)'; rm -f '$(ARTIFACTS)/chaos.md'
+	@status=0; PROOFLINE_CHAOS=1 PROOFLINE_CHAOS_REPORT='$(abspath $(ARTIFACTS))/chaos.md' PROOFLINE_ARTIFACTS='$(ARTIFACTS)' \
+	  $(GO) test -count=1 -p 1 -timeout 90m -v ./internal/chaos/... > '$(ARTIFACTS)/chaos.log' 2>&1 || status=$$?; \
+	  grep -E '^(--- |FAIL|ok )' '$(ARTIFACTS)/chaos.log'; echo "fault rows ($(ARTIFACTS)/chaos.md):"; \
+	  cat '$(ARTIFACTS)/chaos.md' 2>/dev/null; exit $$status
 
 bench-queue: deps ## queue mode: completed jobs/s with 1 and 2 worker processes, idle pickup latency (docs/queue.md)
 	$(GO) run ./bench/queue
