@@ -49,6 +49,11 @@ const ExpectInvalid = "X-Openapitest-Expect-Invalid"
 // sent marks a request Send sends: no hold captures it.
 const sent = "X-Openapitest-Sent"
 
+// The pages answer HTML (the one-time link's entry): kin-openapi decodes
+// only the media types registered with it, and text/html is read as the
+// plain text it is. The registry is kin-openapi's own, process-wide.
+func init() { openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder) }
+
 // Doc is the loaded contract.
 type Doc struct {
 	T      *openapi3.T
@@ -212,6 +217,10 @@ func (d *Doc) NewProxy(t testing.TB, target string, ln net.Listener) *Proxy {
 	p.URL = srv.URL
 	return p
 }
+
+// Target is the origin of the server behind the proxy, for requests the
+// contract does not describe (the person's pages).
+func (p *Proxy) Target() string { return p.target.Scheme + "://" + p.target.Host }
 
 // Listen returns a fresh 127.0.0.1 listener, for a proxy whose URL the
 // server must know before it starts (its base_url).
