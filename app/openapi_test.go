@@ -26,7 +26,8 @@ import (
 // passes through a validating proxy: the test client's, the workers' claims
 // and callbacks (base_url is the proxy), and the image uploads. Each must
 // match the document, and together they must show every documented
-// (operation, status) but the few listed in contractUnprovoked.
+// (operation, status) but the few listed in contractUnprovoked, and every
+// documented webhook (openapi_sessions_test.go).
 
 // Callback tokens and API key of the contract servers.
 const (
@@ -49,6 +50,11 @@ var contractUnprovoked = map[string]string{
 	"deliverResult 500":   "uncoded errors only",
 	"uploadImage 500":     "a failing disk",
 	"createCapture 503":   "only when the image store (S3) fails; the local store does not",
+
+	"createVerificationSession 500":   "uncoded errors only",
+	"getVerificationSession 500":      "uncoded errors only",
+	"cancelVerificationSession 500":   "uncoded errors only",
+	"openVerificationSessionLink 500": "a page template that fails to render",
 }
 
 func TestOpenAPIContract(t *testing.T) {
@@ -214,7 +220,9 @@ func contractFlows(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverage
 	}
 	// 15 s: the flows below must all run before the held attempts expire
 	// (deadline + timeout), also under -race on a loaded machine.
-	e, p := serveBehindProxy(t, doc, contractConfig(t, redisURL, 15))
+	cfg := contractConfig(t, redisURL, 15)
+	hooks := contractIDP(t, &cfg)
+	e, p := serveBehindProxy(t, doc, cfg)
 	// Only the workers' own requests are held or tapped.
 	isAddress := func(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/api/proofing_results/address/") && r.Header.Get("X-Proofline-Worker-Version") != ""
@@ -384,6 +392,9 @@ func contractFlows(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverage
 		t.Errorf("A after its deadline: %v", out)
 	}
 
+	contractSessions(t, e, p)
+	contractWebhooks(t, doc, cov, hooks, "verification_session.verified", "verification_session.canceled", "proofing_job.completed")
+
 	if n := p.Check(t); n < 50 {
 		t.Errorf("only %d exchanges went through the proxy", n)
 	}
@@ -428,7 +439,25 @@ func contractLimits(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverag
 	cfg.IDVMaxAttempts = 1
 	cfg.WorkerConcurrency = 1
 	cfg.WorkerQueueSize = 1
+	cfg.VerificationSessionLinkTTLSeconds = 3
+	hooks := contractIDP(t, &cfg)
 	e, p := serveBehindProxy(t, doc, cfg)
+
+	// A session whose link is never used expires; one of a person at the
+	// attempt limit fails when the person tries a step.
+	idp := e.as(contractIDPKey)
+	expiring, expiringLink := idp.createSession(map[string]any{"person_id": "person-e", "return_url": e.base + "/back"})
+	idp.wait(idp.start("address", map[string]any{"applicant": map[string]any{"phone": "7035555555"}, "person_id": "person-f"}))
+	failing, link := idp.createSession(map[string]any{"person_id": "person-f", "return_url": e.base + "/back", "steps": []string{"phone"}})
+	b := newBrowser(t, p.Target())
+	if st := b.open(link); st != http.StatusSeeOther {
+		t.Fatalf("open the link: %d", st)
+	}
+	b.phone("703-555-1212")
+	b.backAt(e.base+"/back", failing)
+	if v := idp.sessionStatus(failing, "failed"); v["failure_reason"] != "attempt_limit" || v["failed_step"] != "phone" {
+		t.Errorf("failed session: %v", v)
+	}
 
 	hang := func(person string) map[string]any {
 		return map[string]any{"applicant": applicant(set("first_name", "Hang")), "person_id": person}
@@ -466,8 +495,26 @@ func contractLimits(t *testing.T, doc *openapitest.Doc, cov *openapitest.Coverag
 			t.Errorf("%s with the queue full: %d %s", kind, r.status, r.raw)
 		}
 	}
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if r := idp.do("GET", "/api/v1/verification-sessions/"+expiring, nil); r.body["status"] == "expired" || time.Now().After(end) {
+			idp.sessionStatus(expiring, "expired")
+			break
+		}
+	}
+	if st := newBrowser(t, p.Target()).open(expiringLink); st != http.StatusGone {
+		t.Errorf("an expired link: %d", st)
+	}
+	want(t, "cancel an expired session", idp.do("POST", "/api/v1/verification-sessions/"+expiring+"/cancel", nil), 409)
+	contractWebhooks(t, doc, cov, hooks, "verification_session.failed", "verification_session.expired")
 	if redis {
+		_, unused := idp.createSession(map[string]any{"person_id": "person-d", "return_url": e.base + "/back"})
 		rs.Down()
+		want(t, "create a session with Redis down", idp.do("POST", "/api/v1/verification-sessions", map[string]any{"person_id": "p", "return_url": e.base + "/back"}), 503)
+		want(t, "read a session with Redis down", idp.do("GET", "/api/v1/verification-sessions/"+failing, nil), 503)
+		want(t, "cancel a session with Redis down", idp.do("POST", "/api/v1/verification-sessions/"+expiring+"/cancel", nil), 503)
+		if st := newBrowser(t, p.Target()).open(unused); st != http.StatusServiceUnavailable {
+			t.Errorf("open a link with Redis down: %d", st)
+		}
 		want(t, "read with Redis down", e.do("GET", "/api/v1/proofing/"+id, nil), 503)
 		want(t, "forget with Redis down", e.do("DELETE", "/api/v1/proofing/"+id, nil), 503)
 		want(t, "start with Redis down", e.do("POST", "/api/v1/proofing/resolution", hang("person-2")), 503)

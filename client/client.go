@@ -135,6 +135,12 @@ func routeOf(path string) string {
 		rest != "document" && rest != "resolution" && rest != "address" {
 		return "/api/v1/proofing/{result_id}"
 	}
+	if rest, ok := strings.CutPrefix(path, sessionsPath+"/"); ok {
+		if strings.HasSuffix(rest, "/cancel") {
+			return sessionsPath + "/{id}/cancel"
+		}
+		return sessionsPath + "/{id}"
+	}
 	return path
 }
 

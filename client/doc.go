@@ -2,8 +2,10 @@
 // back end written in Go: create a document capture and upload its images
 // encrypted (AES-256-GCM, bound to capture and side, as the browser does),
 // start document, resolution and address jobs, wait for their outcome with
-// long polls, read and forget them. docs/openapi.yaml is the contract it
-// speaks; its tests check every request it sends against that document.
+// long polls, read and forget them; create, read and cancel hosted
+// verification sessions; and verify the signed webhooks proofline posts
+// (Webhooks). docs/openapi.yaml is the contract it speaks; its tests check
+// every request it sends against that document.
 //
 //	c, err := client.New("https://proofline.internal", apiKey)
 //	job, err := c.StartResolution(ctx, client.ResolutionRequest{Applicant: a})
@@ -21,6 +23,20 @@
 // value) and the request id, never a request or response body. The API key
 // is sent to the proofline base URL only, never to an upload URL.
 //
+// # Verification sessions and webhooks
+//
+//	s, err := c.CreateVerificationSession(ctx, client.SessionRequest{PersonID: userUUID, ReturnURL: back})
+//	// redirect the person's browser to s.URL (it works once; do not log it)
+//	hooks, err := client.NewWebhooks([]string{"whsec_…"}) // both secrets while one rotates
+//	ev, err := hooks.VerifyRequest(r)                     // in the webhook handler
+//	sess, err := ev.Session()                             // or ev.Job() for proofing_job.completed
+//
+// Webhooks follows the Standard Webhooks specification: a webhook verifies
+// when one "v1," signature of webhook-signature is the HMAC-SHA256 of
+// "{webhook-id}.{webhook-timestamp}.{body}" under one of the secrets
+// (compared in constant time) and webhook-timestamp is within five minutes
+// of now (WithTolerance). Deduplicate by Event.ID: delivery is at least once.
+//
 // # Errors
 //
 // A request the server refuses as invalid is a *ValidationError naming each
@@ -31,7 +47,7 @@
 //
 // # Adding operations
 //
-// One file per part of the API (capture.go, proofing.go); each operation is
+// One file per part of the API (capture.go, proofing.go, sessions.go); each operation is
 // a method that builds its request body, calls c.do with the path and the
 // status it expects, and decodes the answer. New parts of the API, and
 // helpers that need no HTTP client (such as verifying a signed webhook),

@@ -2,14 +2,18 @@ package client_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/client"
+	"github.com/proofline/proofline/config"
 )
 
 // exampleServer runs an embedded proofline (memory store, in-process
@@ -148,4 +152,84 @@ func ExampleValidationError() {
 	// Output:
 	// phone: must be a 10-digit phone number
 	// invalid: true
+}
+
+// An IdP back end creates a verification session for a person and sends
+// the person's browser to its one-time URL; here it cancels the session
+// instead, and its webhook endpoint verifies the signed
+// verification_session.canceled event that proofline delivers.
+func Example_verificationSession() {
+	// The IdP's webhook endpoint: verify, then act (answer 2xx once stored).
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	hooks, err := client.NewWebhooks([]string{secret})
+	if err != nil {
+		panic(err)
+	}
+	events := make(chan *client.Event, 1)
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := hooks.VerifyRequest(r)
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		select {
+		case events <- ev:
+		default: // a retry of an event already taken
+		}
+	}))
+	defer endpoint.Close()
+
+	// proofline with an API client whose webhooks go to the endpoint.
+	dir, _ := os.MkdirTemp("", "proofline-example-")
+	defer os.RemoveAll(dir)
+	cfg := testConfig(dir)
+	cfg.APIClients = config.APIClients{{Name: "idp", APIKeys: []string{idpKey}, WebhookURL: endpoint.URL, WebhookSecrets: []string{secret}}}
+	url, stop := runServer(cfg, nil)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	c, err := client.New(url, idpKey)
+	if err != nil {
+		panic(err)
+	}
+	s, err := c.CreateVerificationSession(ctx, client.SessionRequest{
+		PersonID:  "user-1234",
+		ReturnURL: url + "/signed-in", // on the client's allowed return origins
+		Steps:     []client.SessionStep{client.StepDocument, client.StepInformation},
+		Metadata:  map[string]string{"ticket": "T-1"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("created:", s.Status, strings.HasPrefix(s.URL, url+"/verify/session/"+s.ID+"?token="))
+	// Now redirect the person's browser to s.URL; the link works once.
+
+	read, err := c.VerificationSession(ctx, s.ID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("read:", read.Status, read.PersonID, read.Steps)
+
+	if _, err := c.CancelVerificationSession(ctx, s.ID); err != nil {
+		panic(err)
+	}
+	select {
+	case ev := <-events:
+		sess, err := ev.Session()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println("webhook:", ev.Type, sess.ID == s.ID, sess.Status, sess.Metadata["ticket"])
+	case <-ctx.Done():
+		fmt.Println("no webhook")
+	}
+	_, err = c.CancelVerificationSession(ctx, s.ID)
+	fmt.Println("cancel again:", errors.Is(err, client.ErrConflict))
+	// Output:
+	// created: created true
+	// read: created user-1234 [document information]
+	// webhook: verification_session.canceled true canceled T-1
+	// cancel again: true
 }

@@ -49,6 +49,11 @@ const ExpectInvalid = "X-Openapitest-Expect-Invalid"
 // sent marks a request Send sends: no hold captures it.
 const sent = "X-Openapitest-Sent"
 
+// The pages answer HTML (the one-time link's entry): kin-openapi decodes
+// only the media types registered with it, and text/html is read as the
+// plain text it is. The registry is kin-openapi's own, process-wide.
+func init() { openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder) }
+
 // Doc is the loaded contract.
 type Doc struct {
 	T      *openapi3.T
@@ -130,6 +135,34 @@ func (d *Doc) Operations() map[string][]int {
 	return out
 }
 
+// Webhooks lists the names of the document's webhooks (the OpenAPI 3.1
+// top-level webhooks), sorted.
+func (d *Doc) Webhooks() []string {
+	names := make([]string, 0, len(d.T.Webhooks))
+	for name := range d.T.Webhooks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ValidateWebhook checks one webhook as a receiver got it (its headers and
+// body) against the document's webhook name: its header parameters and its
+// request body, with the same validator as the proxy's requests.
+func (d *Doc) ValidateWebhook(ctx context.Context, name string, h http.Header, body []byte) error {
+	item := d.T.Webhooks[name]
+	if item == nil || item.Post == nil {
+		return fmt.Errorf("openapitest: no webhook %q in the document", name)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://webhook.invalid/", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header = h.Clone()
+	route := &routers.Route{Spec: d.T, Path: name, PathItem: item, Method: http.MethodPost, Operation: item.Post}
+	return openapi3filter.ValidateRequest(ctx, &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: options()})
+}
+
 // Exchange is one request and answer that passed through a Proxy.
 type Exchange struct {
 	Method, Path string
@@ -184,6 +217,10 @@ func (d *Doc) NewProxy(t testing.TB, target string, ln net.Listener) *Proxy {
 	p.URL = srv.URL
 	return p
 }
+
+// Target is the origin of the server behind the proxy, for requests the
+// contract does not describe (the person's pages).
+func (p *Proxy) Target() string { return p.target.Scheme + "://" + p.target.Host }
 
 // Listen returns a fresh 127.0.0.1 listener, for a proxy whose URL the
 // server must know before it starts (its base_url).
@@ -356,8 +393,20 @@ func short(err error) string {
 // Coverage collects which (operation, status) pairs real traffic showed,
 // across proxies.
 type Coverage struct {
-	mu   sync.Mutex
-	seen map[string]map[int]bool
+	mu       sync.Mutex
+	seen     map[string]map[int]bool
+	webhooks map[string]bool
+}
+
+// AddWebhook records that a webhook of the document's webhook name was
+// validated.
+func (c *Coverage) AddWebhook(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.webhooks == nil {
+		c.webhooks = map[string]bool{}
+	}
+	c.webhooks[name] = true
 }
 
 // Add records every exchange of p that matched an operation.
@@ -380,8 +429,9 @@ func (c *Coverage) Add(p *Proxy) {
 
 // Check fails t for every documented (operation, status) that no exchange
 // showed, unless unprovoked lists it ("operationId status" → why the test
-// cannot make the server answer it), and for every unprovoked entry that
-// was in fact seen or is not documented.
+// cannot make the server answer it), for every documented webhook that no
+// AddWebhook recorded, and for every unprovoked entry that was in fact seen
+// or is not documented.
 func (c *Coverage) Check(t testing.TB, d *Doc, unprovoked map[string]string) {
 	t.Helper()
 	c.mu.Lock()
@@ -398,6 +448,11 @@ func (c *Coverage) Check(t testing.TB, d *Doc, unprovoked map[string]string) {
 			case !seen && !excused:
 				t.Errorf("openapi coverage: no real response showed %s", k)
 			}
+		}
+	}
+	for _, name := range d.Webhooks() {
+		if !c.webhooks[name] {
+			t.Errorf("openapi coverage: no real webhook showed %s", name)
 		}
 	}
 	for k := range unprovoked {

@@ -1,6 +1,8 @@
 package openapitest
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +55,48 @@ func TestBrokenDocumentsAreRefused(t *testing.T) {
 		}
 		if _, err := LoadFile(p); err == nil {
 			t.Errorf("%s: loaded", name)
+		}
+	}
+}
+
+// TestValidateWebhook: a webhook as proofline sends it validates against
+// its entry under webhooks:, and one with a header missing, another
+// event's type, a field too many or a status that does not match is
+// refused.
+func TestValidateWebhook(t *testing.T) {
+	d := Load(t)
+	if got := strings.Join(d.Webhooks(), ","); got != "proofing_job.completed,verification_session.canceled,"+
+		"verification_session.expired,verification_session.failed,verification_session.verified" {
+		t.Fatalf("webhooks %s", got)
+	}
+	h := http.Header{}
+	h.Set("webhook-id", "msg_"+strings.Repeat("ab", 16))
+	h.Set("webhook-timestamp", "1767225600")
+	h.Set("webhook-signature", "v1,"+strings.Repeat("A", 43)+"= v1,"+strings.Repeat("B", 43)+"=")
+	h.Set("Content-Type", "application/json")
+	const body = `{"type":"verification_session.canceled","timestamp":"2026-01-01T00:00:00.123Z","data":{` +
+		`"id":"vs_0123456789abcdef0123456789abcdef","status":"canceled","person_id":"p1","return_url":"https://idp.example/back",` +
+		`"steps":["document","phone"],"created_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T01:00:00Z","ended_at":"2026-01-01T00:00:00.1Z"}}`
+	ctx := context.Background()
+	if err := d.ValidateWebhook(ctx, "verification_session.canceled", h, []byte(body)); err != nil {
+		t.Fatalf("a canceled webhook: %v", err)
+	}
+	noSig := h.Clone()
+	noSig.Del("webhook-signature")
+	for name, c := range map[string]struct {
+		event string
+		h     http.Header
+		body  string
+	}{
+		"no signature":   {"verification_session.canceled", noSig, body},
+		"another event":  {"verification_session.verified", h, body},
+		"an extra field": {"verification_session.canceled", h, strings.Replace(body, `"person_id"`, `"token":"x","person_id"`, 1)},
+		"results before verified": {"verification_session.canceled", h, strings.Replace(body, `"person_id"`,
+			`"results":{"phone":{"result_id":"r","completed_at":"2026-01-01T00:00:00Z","result":{}}},"person_id"`, 1)},
+		"unknown webhook": {"verification_session.started", h, body},
+	} {
+		if err := d.ValidateWebhook(ctx, c.event, c.h, []byte(c.body)); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

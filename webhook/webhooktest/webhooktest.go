@@ -2,7 +2,8 @@
 // server on 127.0.0.1 that records what it is sent and can be told to fail),
 // and Verify, which checks received webhooks with the Standard Webhooks
 // specification's reference library (npm standardwebhooks, run by node), so
-// signatures are proven by code other than proofline's own.
+// signatures are proven by code other than proofline's own; Sign makes
+// signatures with that library, to check a verifier.
 //
 // The library is installed once per version with npm into
 // {os.UserCacheDir}/proofline/npm/standardwebhooks-{version}. Verify skips the
@@ -180,6 +181,36 @@ func Verify(t testing.TB, secret string, reqs []Request, wantFail bool) []Event 
 	}
 	return events
 }
+
+// Sign returns the webhook-signature value the reference library makes
+// (Webhook.sign) for body under secret, with msgID and the timestamp at,
+// so a verifier is checked against signatures proofline did not make.
+func Sign(t testing.TB, secret, msgID string, at time.Time, body []byte) string {
+	t.Helper()
+	dir := install(t)
+	payload, _ := json.Marshal(map[string]any{"secret": secret, "id": msgID, "ts": at.Unix(), "body": string(body)})
+	cmd := exec.Command("node", "-e", signJS)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	cmd.Stdin = bytes.NewReader(payload)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("webhooktest: node: %v: %s", err, stderr.String())
+	}
+	return string(bytes.TrimSpace(out))
+}
+
+const signJS = `
+const { Webhook } = require("standardwebhooks");
+let input = "";
+process.stdin.on("data", (c) => (input += c));
+process.stdin.on("end", () => {
+  const { secret, id, ts, body } = JSON.parse(input);
+  process.stdout.write(new Webhook(secret).sign(id, new Date(ts * 1000), body));
+});
+`
 
 const verifyJS = `
 const { Webhook } = require("standardwebhooks");
