@@ -54,6 +54,11 @@ func (s *Service) ClaimJob(ctx context.Context, c Claim) (_ []byte, err error) {
 		return nil, err
 	}
 	rec, err := s.opts.Store.LookupForUpdate(ctx, c.ResultID)
+	if err == nil && (rec.TimedOut || !rec.ClaimedAt.IsZero() || len(rec.DataKey) == 0) {
+		// What this server last wrote would refuse the claim: refuse it
+		// on what is stored now (the record may be gone since: 404).
+		rec, err = s.opts.Store.Fresh(ctx, rec)
+	}
 	if err != nil {
 		if proofline.ErrorCode(err) == proofline.ENOTFOUND {
 			s.stats.rejected(c.Kind, "claim_unknown")

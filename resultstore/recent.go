@@ -143,6 +143,17 @@ func (s *Store) LookupForUpdate(ctx context.Context, id string) (*Record, error)
 	return s.Lookup(ctx, id)
 }
 
+// Fresh returns rec read again from the driver when rec is a value this
+// Store remembered (LookupForUpdate), and rec itself otherwise: a caller
+// about to refuse a request on what this Store last wrote judges it on
+// what is stored now (another server may have deleted or ended it).
+func (s *Store) Fresh(ctx context.Context, rec *Record) (*Record, error) {
+	if !rec.remembered {
+		return rec, nil
+	}
+	return s.Lookup(ctx, rec.ResultID)
+}
+
 // PendingHere returns id's outcome as pending, without reading the driver,
 // when this Store last wrote the record as pending and its deadline has not
 // passed; ok is false otherwise (read it with Outcome). A change another

@@ -233,6 +233,12 @@ func (s *Store) Lookup(ctx context.Context, id string) (*Record, error) {
 // in between. The done record stays readable for the timeout. Deadline checks
 // are the caller's job. rec is not modified; Lookup again to see the result.
 func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, completedAt time.Time) error {
+	return s.complete(ctx, rec, r, completedAt, 0)
+}
+
+// complete is Complete; tries counts the records read again after a
+// conflict.
+func (s *Store) complete(ctx context.Context, rec *Record, r *proofline.Result, completedAt time.Time, tries int) error {
 	switch {
 	case rec == nil || len(rec.raw) == 0:
 		return proofline.Errorf(proofline.EINVALID, "record was not read from the store")
@@ -268,23 +274,24 @@ func (s *Store) Complete(ctx context.Context, rec *Record, r *proofline.Result, 
 	}
 	err = s.d.Swap(ctx, p.ResultID, rec.raw, next, s.timeout)
 	s.recent.forget(p.ResultID) // done (or changed elsewhere): nothing pending to remember
-	if err != nil && rec.remembered {
-		// Changed elsewhere since this Store wrote it (another server's
-		// claim): complete what is stored now.
-		if fresh, ferr := s.Lookup(ctx, p.ResultID); ferr == nil {
-			return s.Complete(ctx, fresh, r, completedAt)
-		}
-	}
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrConflict):
-		// Another completion won, or a reader ended the attempt as timed
-		// out in the meantime (first outcome wins either way).
-		if cur, lerr := s.Lookup(ctx, p.ResultID); lerr == nil && cur.State == proofline.StatusPending && cur.TimedOut {
-			return proofline.Errorf(proofline.EGONE, "deadline passed")
+		// Changed since rec was read, or since this Store wrote it: another
+		// server's claim, another completion, a reader ending the attempt
+		// as timed out. Judge on what is stored now (first outcome wins).
+		// A store that cannot be read says so, and the worker retries: a
+		// conflict is never taken for "already recorded" unread, which a
+		// worker would take as delivered.
+		if tries >= 3 {
+			return unavailable(err)
 		}
-		return proofline.Errorf(proofline.ECONFLICT, "result already recorded")
+		fresh, lerr := s.Lookup(ctx, p.ResultID)
+		if lerr != nil {
+			return lerr
+		}
+		return s.complete(ctx, fresh, r, completedAt, tries+1)
 	case errors.Is(err, ErrNotFound):
 		return notFound()
 	default:
@@ -326,12 +333,15 @@ func (s *Store) Claim(ctx context.Context, rec *Record, at time.Time) error {
 		return err
 	}
 	err = s.swap(ctx, rec, next, "job already claimed")
-	if err != nil && rec.remembered {
+	if proofline.ErrorCode(err) == proofline.ECONFLICT && rec.remembered {
 		// Changed elsewhere since this Store wrote it: judge the claim on
-		// what is stored now.
-		if fresh, ferr := s.Lookup(ctx, p.ResultID); ferr == nil {
-			return s.Claim(ctx, fresh, at)
+		// what is stored now, or say the store cannot be read (the worker
+		// retries; a conflict unread is not a duplicate).
+		fresh, lerr := s.Lookup(ctx, p.ResultID)
+		if lerr != nil {
+			return lerr
 		}
+		return s.Claim(ctx, fresh, at)
 	}
 	return err
 }

@@ -2,11 +2,32 @@ package storetest
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/resultstore"
 )
+
+// failingGets is a driver whose reads fail while fail is set (a connection
+// reset on the way to the store); writes go through.
+type failingGets struct {
+	resultstore.Driver
+	fail atomic.Bool
+}
+
+func (f *failingGets) Get(ctx context.Context, id string) ([]byte, error) {
+	if f.fail.Load() {
+		return nil, errors.New("read tcp 127.0.0.1:6379: connection reset by peer")
+	}
+	return f.Driver.Get(ctx, id)
+}
+
+// Close does not close the wrapped driver: the env does.
+func (f *failingGets) Close() error { return nil }
 
 // runRememberedTests: a Store skips reading back what it wrote itself
 // (LookupForUpdate, PendingHere), and that never changes an outcome when
@@ -90,6 +111,22 @@ func runRememberedTests(t *testing.T, h Harness) {
 		must(t, err)
 		WantCode(t, a.Claim(e.ctx, rc, e.now()), proofline.ECONFLICT)
 
+		// Deleted on b after the claim on a: a refuses a second claim on
+		// what is stored (gone), not on what it wrote (claimed).
+		d := NewPending(e.now(), time.Minute)
+		must(t, a.CreatePending(e.ctx, d))
+		rd, err := a.LookupForUpdate(e.ctx, d.ResultID)
+		must(t, err)
+		must(t, a.Claim(e.ctx, rd, e.now()))
+		must(t, b.Delete(e.ctx, d.ResultID))
+		rd, err = a.LookupForUpdate(e.ctx, d.ResultID)
+		must(t, err)
+		if rd.ClaimedAt.IsZero() {
+			t.Fatal("a does not remember its claim")
+		}
+		_, err = a.Fresh(e.ctx, rd)
+		WantCode(t, err, proofline.ENOTFOUND)
+
 		// Deleted on b: a's remembered record completes as not found.
 		q := NewPending(e.now(), time.Minute)
 		must(t, a.CreatePending(e.ctx, q))
@@ -116,6 +153,60 @@ func runRememberedTests(t *testing.T, h Harness) {
 		if o.Result.TransactionID != "b" {
 			t.Fatalf("result overwritten: %q", o.Result.TransactionID)
 		}
+	})
+
+	t.Run("RememberedRecordChangedElsewhereWhileTheStoreFails", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		fd := &failingGets{Driver: e.d}
+		a := resultstore.New(fd, e.ring, resultstore.Options{Now: e.now}) // a server whose reads fail now
+		b := e.store(0, nil)
+		// a wrote the record, b took the claim; then a's link to the store
+		// drops reads (a connection reset) while a callback lands on a. a
+		// cannot tell what is stored: it must answer "unavailable" (the
+		// worker retries), never "already recorded" (the worker stops, and
+		// the vendor's answer is lost to a timeout).
+		p := NewPending(e.now(), time.Minute)
+		must(t, a.CreatePending(e.ctx, p))
+		rb, err := b.LookupForUpdate(e.ctx, p.ResultID)
+		must(t, err)
+		must(t, b.Claim(e.ctx, rb, e.now()))
+		ra, err := a.LookupForUpdate(e.ctx, p.ResultID) // remembered: no read
+		must(t, err)
+		fd.fail.Store(true)
+		WantCode(t, a.Complete(e.ctx, ra, &proofline.Result{TransactionID: "via-a"}, e.now()), proofline.EUNAVAILABLE)
+		fd.fail.Store(false)
+		ra, err = a.LookupForUpdate(e.ctx, p.ResultID)
+		must(t, err)
+		must(t, a.Complete(e.ctx, ra, &proofline.Result{TransactionID: "via-a"}, e.now()))
+
+		// The same for a claim: a remembers the record unclaimed, b took
+		// the claim, a cannot read.
+		c := NewPending(e.now(), time.Minute)
+		must(t, a.CreatePending(e.ctx, c))
+		rc, err := b.Lookup(e.ctx, c.ResultID)
+		must(t, err)
+		must(t, b.Claim(e.ctx, rc, e.now()))
+		rc, err = a.LookupForUpdate(e.ctx, c.ResultID)
+		must(t, err)
+		fd.fail.Store(true)
+		WantCode(t, a.Claim(e.ctx, rc, e.now()), proofline.EUNAVAILABLE)
+		fd.fail.Store(false)
+
+		// And for a record read (not remembered) that changed before the
+		// callback's swap: b reads it, a claims and completes it, b's
+		// completion conflicts and b cannot read.
+		q := NewPending(e.now(), time.Minute)
+		must(t, b.CreatePending(e.ctx, q))
+		fb := &failingGets{Driver: e.d}
+		b2 := resultstore.New(fb, e.ring, resultstore.Options{Now: e.now})
+		rq, err := b2.Lookup(e.ctx, q.ResultID)
+		must(t, err)
+		rqa, err := a.Lookup(e.ctx, q.ResultID)
+		must(t, err)
+		must(t, a.Claim(e.ctx, rqa, e.now()))
+		fb.fail.Store(true)
+		WantCode(t, b2.Complete(e.ctx, rq, &proofline.Result{TransactionID: "b"}, e.now()), proofline.EUNAVAILABLE)
 	})
 
 	t.Run("RememberedRecordLapsesAtDeadline", func(t *testing.T) {
