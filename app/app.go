@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Server = server.New(a.Service, server.Options{APIKeys: apiKeys, Uploads: blobs.uploads, Logger: log})
 	mux := http.NewServeMux()
 	a.Server.Mount(mux)
-	if err := mountWeb(mux, a, log); err != nil {
+	if err := mountWeb(mux, a, log, counters, hashKey); err != nil {
 		return nil, err
 	}
 	a.Handler = a.Server.Middleware(mux)

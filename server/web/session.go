@@ -52,6 +52,9 @@ const (
 	// screenLimit: the shared attempt counter (per person or per IP)
 	// refused a start.
 	screenLimit = "limit"
+	// screenBusy: the bounds on photo uploads (per session, per IP)
+	// refused a new capture.
+	screenBusy = "busy"
 )
 
 // session is the sealed state of one person's flow.
@@ -62,6 +65,9 @@ type session struct {
 	// CaptureID is the document capture whose upload URLs the document
 	// page handed out; only it may be submitted.
 	CaptureID string `json:"capture,omitempty"`
+	// CaptureSlots are the hashed limiter keys holding the capture's
+	// upload slots (per session, per IP), released when it ends.
+	CaptureSlots []string `json:"capture_slots,omitempty"`
 	// Pending is the attempt being waited for; its result_id is the only
 	// one this session may read.
 	Pending *pending `json:"pending,omitempty"`
@@ -78,9 +84,25 @@ type session struct {
 	// (and, later, phone).
 	Doc    *person `json:"doc,omitempty"`
 	Person *person `json:"person,omitempty"`
+	// Locale is the session's language ("en", "es", "fr"): set by the
+	// verification session that started the flow or by the language
+	// switcher. Empty: the browser's Accept-Language decides.
+	Locale string `json:"locale,omitempty"`
+	// ReturnURL is where the person goes back to the service (the
+	// verification session's return_url). Empty: the configured default.
+	ReturnURL string `json:"return_url,omitempty"`
 	// Exp is when the session expires (Unix seconds), renewed on each write.
 	Exp int64 `json:"exp"`
 }
+
+// locale is the session's language, or "" to follow Accept-Language.
+func (s *session) locale() string { return s.Locale }
+
+// setLocale records the language the person chose.
+func (s *session) setLocale(code string) { s.Locale = code }
+
+// returnURL is the verification session's return_url, or "".
+func (s *session) returnURL() string { return s.ReturnURL }
 
 type pending struct {
 	Kind     proofline.Kind `json:"kind"`
