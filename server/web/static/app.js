@@ -81,6 +81,7 @@
     var box = document.createElement('div');
     box.className = 'error-summary';
     box.id = 'error-summary';
+    box.dataset.client = '1';
     box.tabIndex = -1;
     box.setAttribute('role', 'alert');
     box.setAttribute('aria-labelledby', 'error-summary-title');
@@ -103,6 +104,16 @@
     if (document.title.indexOf(prefix) !== 0) document.title = prefix + document.title;
     linkSummary(box);
     box.focus();
+  }
+
+  // clearSummary removes a summary this script showed once nothing it
+  // listed is wrong any more, and the title's error prefix with it.
+  function clearSummary() {
+    var box = document.getElementById('error-summary');
+    if (!box || box.dataset.client !== '1') return;
+    box.parentNode.removeChild(box);
+    var prefix = t('error_prefix');
+    if (document.title.indexOf(prefix) === 0) document.title = document.title.slice(prefix.length);
   }
 
   // linkSummary makes each link of the summary focus its field.
@@ -253,6 +264,7 @@
         form.querySelector('#' + side + '_image_iv').value = b64(iv);
         state[side] = 'done';
         setStatus(side, t('uploaded'));
+        if (inputs.every(function (i) { return state[i.dataset.side] === 'done'; })) clearSummary();
       });
     });
     form.addEventListener('submit', function (e) {
