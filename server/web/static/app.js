@@ -119,14 +119,18 @@
   // linkSummary makes each link of the summary focus its field.
   function linkSummary(box) {
     Array.prototype.forEach.call(box.querySelectorAll('a[href^="#"]'), function (a) {
-      a.addEventListener('click', function (e) {
+      function go(e) {
         var input = document.getElementById(a.getAttribute('href').slice(1));
         if (!input) return;
         e.preventDefault();
         var label = document.querySelector('label[for="' + input.id + '"]');
         (label || input).scrollIntoView();
         input.focus({ preventScroll: true });
-      });
+      }
+      a.addEventListener('click', go);
+      // Enter is handled at keydown, and cancelled there, so that its
+      // keypress does not reach the field (and send its form).
+      a.addEventListener('keydown', function (e) { if (e.key === 'Enter') go(e); });
     });
   }
 
