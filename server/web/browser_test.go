@@ -218,6 +218,7 @@ func TestBrowserPollingFallback(t *testing.T) {
 }
 
 func TestBrowserDocumentFailsWithLiveness(t *testing.T) {
+	t.Parallel()
 	ctx := tab(t)
 	e := start(t, nil)
 	throughDocument(t, ctx, e, "friendly_error: The image was too blurry.\n", true, false)
@@ -240,8 +241,9 @@ func TestBrowserDocumentFailsWithLiveness(t *testing.T) {
 }
 
 func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
+	t.Parallel()
 	ctx := tab(t)
-	e := start(t, func(c *config.Config) { c.AsyncWaitTimeoutSeconds = 3 })
+	e := start(t, func(c *config.Config) { c.AsyncWaitTimeoutSeconds = 6 })
 	throughDocument(t, ctx, e, susanYAML, false, false)
 	submitInfo(t, ctx, "1 Hang St", "123-45-6789")
 	waitPath(t, ctx, "/verify/wait")
@@ -249,7 +251,7 @@ func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
 	if live, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('wait-status').getAttribute('aria-live')`)); live != "polite" {
 		t.Errorf("waiting status aria-live=%q", live)
 	}
-	if got := text(t, ctx, "#budget-text"); !strings.Contains(got, "We wait up to 3 seconds for an answer.") {
+	if got := text(t, ctx, "#budget-text"); !strings.Contains(got, "We wait up to 6 seconds for an answer.") {
 		t.Errorf("waiting page shows the time budget as %q", got)
 	}
 	shot(t, ctx, "07-waiting")
@@ -266,6 +268,7 @@ func TestBrowserHangTimesOutThenRetrySucceeds(t *testing.T) {
 }
 
 func TestBrowserSSNFieldError(t *testing.T) {
+	t.Parallel()
 	ctx := tab(t)
 	e := start(t, nil)
 	throughDocument(t, ctx, e, susanYAML, false, false)
@@ -284,6 +287,7 @@ func TestBrowserSSNFieldError(t *testing.T) {
 // TestWebCryptoMatchesGo checks the browser's encryption (app.js) against Go:
 // the original design's test vector, and AAD binding both ways.
 func TestWebCryptoMatchesGo(t *testing.T) {
+	t.Parallel()
 	want := []byte{134, 194, 44, 81, 34, 64, 28, 1, 117, 34, 161, 11, 192, 7, 169, 19, 140, 29, 89, 104, 50, 208, 250, 152, 208, 214, 65}
 	block, _ := aes.NewCipher(make([]byte, 32))
 	gcm, _ := cipher.NewGCM(block)
@@ -325,6 +329,7 @@ func TestWebCryptoMatchesGo(t *testing.T) {
 // refuse an oversized one), submits the object URLs, and the job completes;
 // what the bucket held was ciphertext.
 func TestBrowserUploadsToS3(t *testing.T) {
+	t.Parallel()
 	ctx := tab(t)
 	s3srv, err := s3test.Start()
 	if err != nil {
@@ -360,6 +365,7 @@ func TestBrowserUploadsToS3(t *testing.T) {
 // another person's name, date of birth and ID number, and submits: refused.
 // The flow then reaches done only as the person on the ID.
 func TestBrowserIDBindsIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := tab(t)
 	e := start(t, nil)
 	throughDocument(t, ctx, e, susanYAML, false, false)

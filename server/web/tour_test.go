@@ -37,6 +37,7 @@ var tourBrand = struct{ name, logo, help, privacy, back string }{
 // Error states have the error summary focused and "Error: " before the
 // title. Screenshots of each go to $PROOFLINE_ARTIFACTS/screens/{lang}/.
 func TestBrowserEveryPageEveryLanguage(t *testing.T) {
+	t.Parallel()
 	e := start(t, func(c *config.Config) {
 		c.IDVMaxAttempts = 4
 		c.IDVMaxAttemptsPerIP = 0
@@ -284,4 +285,45 @@ func bigPNG(t *testing.T) []byte {
 		t.Fatalf("bigPNG is only %d bytes", b.Len())
 	}
 	return b.Bytes()
+}
+
+// TestBrowserUploadBoundsPage: past the per-IP bound on uploads, choosing a
+// photo takes the person to the busy page (429), checked like every page
+// in each language; once the uploads holding the bound end, Try again
+// works.
+func TestBrowserUploadBoundsPage(t *testing.T) {
+	t.Parallel()
+	e := start(t, func(c *config.Config) { c.WebMaxUploadsPerIP = 2 })
+	toDocument := func(ctx context.Context, lang string) {
+		t.Helper()
+		do(t, ctx, chromedp.Navigate(e.base+"/?lang="+lang))
+		waitPath(t, ctx, "/")
+		submitted(t, ctx, chromedp.Click(chromedp.CSS("#start")))
+		waitPath(t, ctx, "/verify/document")
+		waitJS(t, ctx, `document.getElementById('capture').dataset.ready === '1'`)
+		do(t, ctx, chromedp.SetUploadFiles(chromedp.CSS("#front"), []string{writeFile(t, "front.png", testPNG(t, 5))}))
+	}
+	// One person's capture holds the address's two uploads.
+	holder := tab(t)
+	toDocument(holder, "en")
+	waitJS(t, holder, `document.getElementById('front_image_url').value !== ''`)
+	for _, lang := range web.Languages() {
+		ctx := tab(t)
+		toDocument(ctx, lang)
+		waitPath(t, ctx, "/verify/busy")
+		if got := text(t, ctx, "h1"); got != web.Message(lang, "busy.title") {
+			t.Errorf("%s busy page: %q", lang, got)
+		}
+		checkPage(t, ctx, lang, "busy")
+		if lang == "es" {
+			// The holder starts over: its capture ends, and so does the bound.
+			submitted(t, holder, chromedp.Navigate(e.base+"/"))
+			submitted(t, holder, chromedp.Click(chromedp.CSS("#start")))
+			submitted(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
+			waitPath(t, ctx, "/verify/document")
+			waitJS(t, ctx, `document.getElementById('capture').dataset.ready === '1'`)
+			do(t, ctx, chromedp.SetUploadFiles(chromedp.CSS("#front"), []string{writeFile(t, "front.png", testPNG(t, 6))}))
+			waitJS(t, ctx, `document.getElementById('front_image_url').value !== ''`)
+		}
+	}
 }

@@ -51,9 +51,10 @@
   // upload sends the ciphertext as the capture says: a PUT of the bytes, or
   // (S3, which then refuses an oversized image itself) a POST form of the
   // given fields with the bytes last, as "file".
-  function upload(up, body, onProgress) {
+  function upload(up, body, onProgress, onStart) {
     return new Promise(function (resolve, reject) {
       var x = new XMLHttpRequest();
+      if (onStart) onStart(x);
       var method = up.method === 'POST' ? 'POST' : 'PUT';
       x.open(method, up.url);
       if (method === 'POST') {
@@ -66,8 +67,14 @@
         x.setRequestHeader('Content-Type', 'application/octet-stream');
       }
       x.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(Math.round(100 * e.loaded / e.total)); };
-      x.onload = function () { x.status >= 200 && x.status < 300 ? resolve() : reject(new Error('upload answered ' + x.status)); };
+      x.onload = function () {
+        if (x.status >= 200 && x.status < 300) return resolve();
+        var err = new Error('upload answered ' + x.status);
+        err.status = x.status;
+        reject(err);
+      };
       x.onerror = function () { reject(new Error('network error')); };
+      x.onabort = function () { var err = new Error('aborted'); err.aborted = true; reject(err); };
       x.send(body);
     });
   }
@@ -145,6 +152,9 @@
     var inputs = Array.prototype.slice.call(form.querySelectorAll('input[type=file][data-side]'));
     var state = {};
     var key, pending = null, current = null;
+    var inFlight = {}; // side → its upload's XMLHttpRequest
+    var choice = {}; // side → number of the latest choice; older ones stop
+    var sleep = function (ms) { return new Promise(function (r) { setTimeout(r, ms); }); };
 
     function setError(side, text) {
       var el = form.querySelector('#' + side + '-error');
@@ -213,6 +223,10 @@
       var preview = form.querySelector('#' + side + '-preview');
       input.addEventListener('change', async function () {
         var file = input.files && input.files[0];
+        // A new choice replaces an upload still in flight.
+        var mine = choice[side] = (choice[side] || 0) + 1;
+        var stale = function () { return choice[side] !== mine; };
+        if (inFlight[side]) { inFlight[side].abort(); inFlight[side] = null; }
         form.querySelector('#' + side + '_image_url').value = '';
         form.querySelector('#' + side + '_image_iv').value = '';
         progress.hidden = true;
@@ -235,7 +249,9 @@
         var ct, iv, up;
         try {
           up = (await ensureCapture()).uploads[side];
+          if (stale()) return;
         } catch (e) {
+          if (stale()) return;
           fail(side, t('capture_failed'));
           return;
         }
@@ -244,7 +260,9 @@
           iv = crypto.getRandomValues(new Uint8Array(12));
           var aad = bindAAD ? new TextEncoder().encode(current.capture_id + '/' + side) : null;
           ct = await encryptImage(key, iv, await file.arrayBuffer(), aad);
+          if (stale()) return;
         } catch (e) {
+          if (stale()) return;
           fail(side, t('encrypt_failed'));
           return;
         }
@@ -252,17 +270,24 @@
         progress.value = 0;
         var said = 0;
         setStatus(side, t('uploading', { n: number(0) }));
-        try {
-          await upload(up, ct, function (p) {
-            progress.value = p;
-            // The status is read out: every quarter, not every event.
-            if (p - said >= 25 && p < 100) { said = p - p % 25; setStatus(side, t('uploading', { n: number(said) })); }
-          });
-        } catch (e) {
-          progress.hidden = true;
-          fail(side, t('upload_failed'));
-          return;
+        for (var attempt = 0; ; attempt++) {
+          try {
+            await upload(up, ct, function (p) {
+              progress.value = p;
+              // The status is read out: every quarter, not every event.
+              if (p - said >= 25 && p < 100) { said = p - p % 25; setStatus(side, t('uploading', { n: number(said) })); }
+            }, function (x) { inFlight[side] = x; });
+            break;
+          } catch (e) {
+            if (e.aborted || stale()) return; // replaced by a newer choice
+            // 429: the upload this one replaces is still closing.
+            if (e.status === 429 && attempt < 4) { await sleep(500); if (stale()) return; continue; }
+            progress.hidden = true;
+            fail(side, t('upload_failed'));
+            return;
+          }
         }
+        inFlight[side] = null;
         progress.value = 100;
         form.querySelector('#' + side + '_image_url').value = up.object_url || up.url;
         form.querySelector('#' + side + '_image_iv').value = b64(iv);
