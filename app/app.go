@@ -232,7 +232,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	})
 	mux := http.NewServeMux()
 	a.Server.Mount(mux)
-	if err := mountWeb(mux, a, log); err != nil {
+	if err := mountWeb(mux, a, log, counters, hashKey); err != nil {
 		return nil, err
 	}
 	a.Handler = a.Server.Middleware(mux)

@@ -13,6 +13,7 @@ import (
 	"github.com/proofline/proofline/dispatch"
 	"github.com/proofline/proofline/dispatch/pool"
 	"github.com/proofline/proofline/proofer"
+	"github.com/proofline/proofline/server/web"
 )
 
 // blobs is the image store a process uses, with what the server mounts.
@@ -50,7 +51,9 @@ func newBlobs(ctx context.Context, cfg config.Config, baseURL, dataDir string, l
 		return nil, &config.Error{Key: "data_dir", Msg: err.Error()}
 	}
 	store := blobstore.New(local, opts)
-	return &blobs{store: store, uploads: local.UploadHandler(), sweep: store.Sweep}, nil
+	// One upload in flight per object: a signed URL sent many times at once
+	// would otherwise hold that many temporary files.
+	return &blobs{store: store, uploads: web.OneUploadPerObject(local.UploadHandler()), sweep: store.Sweep}, nil
 }
 
 // newDispatchDriver picks how jobs reach workers: AWS Lambda, a distributed

@@ -362,6 +362,16 @@ func (s *Service) StartDocument(ctx context.Context, r DocumentRequest) (_ *Star
 	return s.start(ctx, proofline.KindDocument, r.Attempt, &proofline.Payload{Document: args})
 }
 
+// DiscardCapture deletes every image of a capture that will not be
+// submitted (the web flow replaced it, or the person started over). An id
+// that is not a capture id, or a capture with no images, is a no-op.
+func (s *Service) DiscardCapture(ctx context.Context, captureID string) {
+	if s.opts.Blobs == nil || !validCaptureID(captureID) {
+		return
+	}
+	s.discardCapture(ctx, captureID)
+}
+
 // discardCapture deletes every image of a capture whose start was refused.
 // A failure is logged; the blob store's sweep (local) or the bucket's
 // lifecycle rule (S3) removes what is left.

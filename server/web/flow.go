@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/proofing/attempts"
 	"github.com/proofline/proofline/proofing/verification"
 	"github.com/proofline/proofline/tenant"
 	"net/netip"
@@ -31,6 +33,8 @@ func (h *Handler) location(s *session) string {
 		return "/verify/error"
 	case s.Screen == screenLimit:
 		return "/verify/limit"
+	case s.Screen == screenBusy:
+		return "/verify/busy"
 	case s.Step != stepDone && s.Step != stepStart && h.limited(s):
 		return "/verify/limit"
 	}
@@ -68,7 +72,7 @@ func takeErrors(s *session) map[string][]string {
 }
 
 func (h *Handler) start(q *request) {
-	h.render(q, http.StatusOK, "start", view{Title: "Verify your identity", Data: map[string]any{
+	h.render(q, http.StatusOK, "start", view{Title: q.T("start.title"), Data: map[string]any{
 		"InProgress": q.s.Step != stepStart, "Continue": h.location(q.s),
 	}})
 }
@@ -104,61 +108,204 @@ func (h *Handler) postStart(q *request) {
 	}
 	s := bind(vs, old.ID)
 	s.Liveness, s.Failures = q.r.PostForm.Get("liveness") == "on", old.Failures
+	if s.Locale == "" {
+		s.Locale = q.l.Code // the language the person has been reading
+	}
 	q.use(s)
 	h.redirect(q, h.location(q.s))
 }
 
 // documentView is what the document page needs.
 type documentView struct {
-	CaptureID string
-	Sides     []sideView
-	AAD       bool
+	Sides []sideView
+	AAD   bool
+	// MaxBytes is the largest photo the page encrypts and uploads (the
+	// ciphertext adds 16 bytes); Limits says so in words.
+	MaxBytes int64
+	Limits   string
+	// Accept is the file inputs' accept: images, and in the sandbox the
+	// mock vendor's YAML too (Sandbox).
+	Accept  string
+	Sandbox bool
 }
 
 type sideView struct {
-	Side, Label, Hint string
-	// The upload: URL and Method; Fields (JSON) for a POST form (S3);
-	// ObjectURL is what the form submits as the image's URL.
-	URL, Method, Fields, ObjectURL string
+	Side, Label, Hint, PreviewAlt string
+	// Capture is the camera a phone opens: "environment" (the back
+	// camera) for the ID, "user" for the selfie.
+	Capture string
+	Errors  []string
 }
 
+// sides are the photos the session's document step asks for.
+func (s *session) sides() []blobstore.Side {
+	if s.Liveness {
+		return []blobstore.Side{blobstore.SideFront, blobstore.SideBack, blobstore.SideSelfie}
+	}
+	return []blobstore.Side{blobstore.SideFront, blobstore.SideBack}
+}
+
+// document shows the capture form. It mints no capture: app.js asks for
+// one (postCapture) when the person chooses the first photo.
 func (h *Handler) document(q *request) {
 	if !h.at(q, "/verify/document") {
 		return
 	}
-	c, err := h.svc.NewCapture(q.r.Context())
+	origins, err := h.uploadCSP(q.r.Context())
 	if err != nil {
 		h.serviceError(q, err)
 		return
 	}
-	q.s.CaptureID = c.ID
-	v := documentView{CaptureID: c.ID, AAD: BindImageAAD}
-	sides := []sideView{
-		{Side: "front", Label: "Front of your ID", Hint: "A photo of the front of your driver's license or state ID."},
-		{Side: "back", Label: "Back of your ID", Hint: "A photo of the back, with the barcode."},
+	errs := h.translate(q, takeErrors(q.s))
+	v := documentView{AAD: BindImageAAD, MaxBytes: h.opts.MaxImageBytes - 16, Accept: "image/*", Sandbox: h.opts.SandboxDocuments}
+	v.Limits = q.T("document.limits", formatBytes(q.l, v.MaxBytes))
+	if v.Sandbox {
+		v.Accept = "image/*,.yaml,.yml"
 	}
-	if q.s.Liveness {
-		sides = append(sides, sideView{Side: "selfie", Label: "A photo of your face", Hint: "Take it in good light, facing the camera."})
-	}
-	var origins []string
-	for i := range sides {
-		up := c.Uploads[blobstore.Side(sides[i].Side)]
-		sides[i].URL, sides[i].Method, sides[i].ObjectURL = up.URL, up.Method, up.ObjectURL
-		if len(up.Fields) > 0 {
-			b, err := json.Marshal(up.Fields)
-			if err != nil {
-				h.serviceError(q, err)
-				return
-			}
-			sides[i].Fields = string(b)
+	var fields []string
+	for _, side := range q.s.sides() {
+		sd := string(side)
+		sv := sideView{Side: sd, Label: q.T("document." + sd + "_label"), Hint: q.T("document." + sd + "_hint"),
+			PreviewAlt: q.T("document." + sd + "_preview"), Capture: "environment", Errors: errs[sd]}
+		if side == blobstore.SideSelfie {
+			sv.Capture = "user"
 		}
-		if u, err := url.Parse(up.URL); err == nil && u.Host != "" {
+		v.Sides = append(v.Sides, sv)
+		fields = append(fields, sd)
+	}
+	q.w.Header().Set("Content-Security-Policy", csp(origins, h.imgSrc, "blob:"))
+	h.render(q, http.StatusOK, "document", view{Title: q.T("document.title"), Step: 1, Errors: errs, Fields: fields, Data: v})
+}
+
+// uploadCSP returns the origins of the blob store's upload URLs, which the
+// document page's connect-src must allow before it has a capture. They are
+// learned once by presigning a probe capture (signing only: nothing is
+// stored, and its URLs are never handed out).
+func (h *Handler) uploadCSP(ctx context.Context) ([]string, error) {
+	h.uploadMu.Lock()
+	defer h.uploadMu.Unlock()
+	if h.uploadOrigins != nil {
+		return h.uploadOrigins, nil
+	}
+	c, err := h.svc.NewCapture(ctx)
+	if err != nil {
+		return nil, err
+	}
+	origins := []string{}
+	for _, up := range c.Uploads {
+		if u, err := url.Parse(up.URL); err == nil && u.Host != "" && !slices.Contains(origins, u.Scheme+"://"+u.Host) {
 			origins = append(origins, u.Scheme+"://"+u.Host)
 		}
 	}
-	v.Sides = sides
-	q.w.Header().Set("Content-Security-Policy", csp(origins...))
-	h.render(q, http.StatusOK, "document", view{Title: "Add photos of your ID", Step: 1, Errors: takeErrors(q.s), Data: v})
+	slices.Sort(origins)
+	h.uploadOrigins = origins
+	return origins, nil
+}
+
+// uploadView is one side's upload as postCapture answers it.
+type uploadView struct {
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Fields    map[string]string `json:"fields,omitempty"`
+	ObjectURL string            `json:"object_url"`
+}
+
+// postCapture creates the session's one live capture when the person starts
+// uploading (app.js posts here when the first photo is chosen). It ends the
+// session's previous capture, if any (its images are deleted, its upload
+// slots released), then holds one upload slot per side for the session and
+// for the client IP until the capture's images would be swept, and answers
+// the upload URLs as JSON. Past a bound it answers 429 and sends the person
+// to the busy page; off the document step, 409 with where to go.
+func (h *Handler) postCapture(q *request) {
+	if loc := h.location(q.s); loc != "/verify/document" {
+		h.json(q, http.StatusConflict, map[string]any{"location": loc})
+		return
+	}
+	ctx := q.r.Context()
+	h.endCapture(q)
+	c, err := h.svc.NewCapture(ctx)
+	if err != nil {
+		h.captureRefused(q, err)
+		return
+	}
+	sides := q.s.sides()
+	deadline := c.ExpiresAt.Add(h.opts.UploadHold)
+	who := attempts.Subject{PersonID: "session:" + q.s.ID, ClientIP: clientIP(q.r, h.opts.ClientIPHeader)}
+	var keys attempts.Keys
+	for i, side := range sides {
+		k, err := h.uploads.Reserve(ctx, who, blobstore.Key(c.ID, side), deadline)
+		if err != nil {
+			for _, prev := range sides[:i] {
+				h.uploads.Finish(context.WithoutCancel(ctx), keys, blobstore.Key(c.ID, prev), false)
+			}
+			h.captureRefused(q, err)
+			return
+		}
+		keys = k
+	}
+	q.s.CaptureID, q.s.CaptureSlots = c.ID, keys
+	out := map[string]any{"capture_id": c.ID}
+	ups := map[string]uploadView{}
+	for _, side := range sides {
+		up := c.Uploads[side]
+		ups[string(side)] = uploadView{URL: up.URL, Method: up.Method, Fields: up.Fields, ObjectURL: up.ObjectURL}
+	}
+	out["uploads"] = ups
+	h.log.LogAttrs(ctx, slog.LevelInfo, "web capture created", slog.String("capture_id", c.ID), slog.Int("sides", len(sides)))
+	h.json(q, http.StatusOK, out)
+}
+
+// captureRefused answers a capture that could not be made: 429 and the
+// busy page past an upload bound, the service error page otherwise.
+func (h *Handler) captureRefused(q *request, err error) {
+	if proofline.ErrorCode(err) == proofline.ELIMIT {
+		h.log.LogAttrs(q.r.Context(), slog.LevelWarn, "web capture refused: upload bound")
+		q.s.Screen = screenBusy
+		h.json(q, http.StatusTooManyRequests, map[string]any{"location": "/verify/busy"})
+		return
+	}
+	h.log.LogAttrs(q.r.Context(), slog.LevelWarn, "web: capture not created", slog.String("code", proofline.ErrorCode(err)))
+	q.s.Screen = screenError
+	h.json(q, http.StatusServiceUnavailable, map[string]any{"location": "/verify/error"})
+}
+
+// endCapture ends the session's live capture, if any: its images are
+// deleted and its upload slots released.
+func (h *Handler) endCapture(q *request) {
+	id := q.s.CaptureID
+	if id == "" {
+		return
+	}
+	ctx := context.WithoutCancel(q.r.Context())
+	h.svc.DiscardCapture(ctx, id)
+	h.releaseCapture(q)
+}
+
+// releaseCapture releases the upload slots of the session's capture and
+// forgets it (its images now belong to a job, or are gone).
+func (h *Handler) releaseCapture(q *request) {
+	ctx := context.WithoutCancel(q.r.Context())
+	for _, side := range blobstore.Sides() {
+		h.uploads.Finish(ctx, q.s.CaptureSlots, blobstore.Key(q.s.CaptureID, side), false)
+	}
+	q.s.CaptureID, q.s.CaptureSlots = "", nil
+}
+
+// json saves the session and writes v as JSON with status.
+func (h *Handler) json(q *request, status int, v any) {
+	if err := h.ss.save(q.r.Context(), q.w, q.s); err != nil {
+		h.saveFailed(q, err)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		h.fail(q, err)
+		return
+	}
+	q.w.Header().Set("Content-Type", "application/json")
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(append(b, '\n'))
 }
 
 func (h *Handler) postDocument(q *request) {
@@ -167,7 +314,7 @@ func (h *Handler) postDocument(q *request) {
 	}
 	f := q.r.PostForm
 	if q.s.CaptureID == "" || f.Get("capture_id") != q.s.CaptureID {
-		q.s.Errors = map[string][]string{"general": {"This page has expired. Add your photos again."}}
+		q.s.Errors = map[string][]string{"general": {"document.err_expired_page"}}
 		h.redirect(q, "/verify/document")
 		return
 	}
@@ -182,6 +329,9 @@ func (h *Handler) postDocument(q *request) {
 	}
 	req.Attempt = h.attempt(q)
 	st, err := h.svc.StartDocument(q.r.Context(), req)
+	// Started or refused, the capture is over: a started job owns its
+	// images, and a refused start deleted them.
+	h.releaseCapture(q)
 	if err != nil {
 		var v *proofline.ValidationError
 		if errors.As(err, &v) {
@@ -192,12 +342,11 @@ func (h *Handler) postDocument(q *request) {
 		h.serviceError(q, err)
 		return
 	}
-	q.s.CaptureID = ""
 	h.started(q, st)
 }
 
 // documentFieldErrors maps the validation errors of a document start to the
-// page's fields (front, back, selfie, general).
+// page's fields (front, back, selfie, general), as message keys.
 func documentFieldErrors(v *proofline.ValidationError) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range v.Fields {
@@ -207,9 +356,9 @@ func documentFieldErrors(v *proofline.ValidationError) map[string][]string {
 				field = side
 			}
 		}
-		msg := "This photo was not uploaded. Choose it again."
+		msg := "document.err_not_uploaded"
 		if field == "general" {
-			msg = "Your photos could not be sent. Add them again."
+			msg = "document.err_not_sent"
 		}
 		if len(out[field]) == 0 {
 			out[field] = append(out[field], msg)
@@ -268,7 +417,14 @@ func clientIP(r *http.Request, header string) string {
 type waitView struct {
 	EventsURL, StatusURL, Next string
 	PollMS                     int64
-	Message                    string
+	// Message is what is being waited for; Checks what is being checked.
+	Message string
+	Checks  []string
+	// The time budget: all of it and what is left (app.js counts down
+	// from LeftMS), in milliseconds and in words.
+	LeftMS, BudgetMS int64
+	BudgetS, WaitedS int64
+	Left, Budget     string
 }
 
 func (h *Handler) wait(q *request) {
@@ -283,14 +439,20 @@ func (h *Handler) wait(q *request) {
 		return
 	}
 	if err == nil && o.Status == proofline.StatusPending {
+		budget := h.opts.WaitBudget
+		left := min(max(p.Deadline.Sub(h.opts.Now()), 0), budget)
 		v := waitView{
 			StatusURL: "/verify/status/" + p.ResultID, Next: "/verify/wait",
-			PollMS: h.opts.PollInterval.Milliseconds(), Message: waitMessage(p.Kind),
+			PollMS: h.opts.PollInterval.Milliseconds(), Message: q.T(waitMessage(p.Kind)), Checks: waitChecks(q, p.Kind),
+			LeftMS: left.Milliseconds(), BudgetMS: budget.Milliseconds(),
+			BudgetS: int64(budget / time.Second), WaitedS: int64((budget - left) / time.Second),
 		}
+		v.Left = q.T("wait.left", int64((left+time.Second-1)/time.Second))
+		v.Budget = q.T("wait.budget", v.BudgetS)
 		if !h.opts.DisablePush {
 			v.EventsURL = "/verify/events/" + p.ResultID
 		}
-		h.render(q, http.StatusOK, "wait", view{Title: "We are checking", Refresh: int(h.opts.PollInterval / time.Second), Step: stepNumber(p.Kind), Data: v})
+		h.render(q, http.StatusOK, "wait", view{Title: q.T("wait.title"), Refresh: int(h.opts.PollInterval / time.Second), Step: stepNumber(p.Kind), Data: v})
 		return
 	}
 	if h.apply(q, o) {
@@ -301,11 +463,32 @@ func (h *Handler) wait(q *request) {
 func waitMessage(k proofline.Kind) string {
 	switch k {
 	case proofline.KindDocument:
-		return "We are checking your ID."
+		return "wait.message_document"
 	case proofline.KindResolution:
-		return "We are checking your information."
+		return "wait.message_resolution"
 	}
-	return "We are checking your phone number."
+	return "wait.message_address"
+}
+
+// waitChecks say what the vendors check for an attempt of kind k.
+func waitChecks(q *request, k proofline.Kind) []string {
+	var keys []string
+	switch k {
+	case proofline.KindDocument:
+		keys = []string{"wait.check_genuine", "wait.check_read"}
+		if q.s.Liveness {
+			keys = append(keys, "wait.check_selfie")
+		}
+	case proofline.KindResolution:
+		keys = []string{"wait.check_records", "wait.check_dmv"}
+	default:
+		keys = []string{"wait.check_phone"}
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = q.T(k)
+	}
+	return out
 }
 
 func stepNumber(k proofline.Kind) int {
@@ -316,6 +499,21 @@ func stepNumber(k proofline.Kind) int {
 		return 2
 	}
 	return 3
+}
+
+// stepBar is the step bar's position of the session's step.
+func stepBar(s *session) int {
+	switch s.Step {
+	case stepDocument:
+		return 1
+	case stepInfo:
+		return 2
+	case stepPhone:
+		return 3
+	case stepDone:
+		return 4
+	}
+	return 0
 }
 
 // apply moves the flow on from the outcome of the pending attempt (nil: the
@@ -366,13 +564,7 @@ func (h *Handler) apply(q *request, o *proofline.Outcome) bool {
 	default:
 		outcome = "failure"
 		q.s.Failures = append(q.s.Failures, h.opts.Now().Unix())
-		q.s.Errors = map[string][]string{}
-		for field, msgs := range r.Errors {
-			q.s.Errors[field] = append([]string(nil), msgs...)
-		}
-		if len(q.s.Errors) == 0 {
-			q.s.Errors["general"] = []string{"We could not verify this. Check it and try again."}
-		}
+		q.s.Errors = vendorErrors(p.Kind, r.Errors)
 	}
 	return true
 }
@@ -382,7 +574,7 @@ func (h *Handler) apply(q *request, o *proofline.Outcome) bool {
 func (h *Handler) bound(w http.ResponseWriter, r *http.Request) (*pending, context.Context, bool) {
 	s, err := h.ss.load(r)
 	if err != nil {
-		h.unavailable(w, r, err)
+		h.unavailable(w, r, h.langOf(r, nil), err)
 		return nil, nil, false
 	}
 	id := r.PathValue("result_id")
@@ -448,46 +640,76 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 
 // infoFields are the fields of the information form, in order: the
 // residential address and the SSN. Names, date of birth and the ID's number,
-// state and type are the document's (fromID), shown but not editable.
-var infoFields = []struct{ Name, Label, Auto, Hint string }{
-	{"address1", "Address", "address-line1", ""},
-	{"address2", "Address line 2 (optional)", "address-line2", ""},
-	{"city", "City", "address-level2", ""},
-	{"state", "State", "address-level1", "Two letters, like VA"},
-	{"zipcode", "ZIP code", "postal-code", ""},
-	{"ssn", "Social Security number", "off", "9 digits, like 123-45-6789"},
+// state and type are the document's (fromID), shown but not editable. The
+// label is the message label.{name}, the hint hint.{name} when Hint is set.
+var infoFields = []fieldSpec{
+	{Name: "address1", Auto: "address-line1"},
+	{Name: "address2", Auto: "address-line2"},
+	{Name: "city", Auto: "address-level2"},
+	{Name: "state", Auto: "address-level1", Hint: true, Caps: true, NoSpell: true},
+	{Name: "zipcode", Auto: "postal-code", Hint: true, InputMode: "numeric", NoSpell: true, Class: "short"},
+	// Masked (type password) with a show checkbox; autocomplete off so that
+	// no browser offers to keep it.
+	{Name: "ssn", Auto: "off", Hint: true, InputMode: "numeric", Type: "password", NoSpell: true, Toggle: true, Class: "short"},
+}
+
+// phoneField is the phone form's one field: type tel brings up the phone
+// keypad.
+var phoneField = fieldSpec{Name: "phone", Auto: "tel", Hint: true, InputMode: "tel", Type: "tel", NoSpell: true, Class: "short"}
+
+// fieldSpec is how a form field is shown.
+type fieldSpec struct {
+	Name, Auto, InputMode, Type, Class string
+	Hint, Caps, NoSpell, Toggle        bool
+	// Optional labels the field "(optional)" (common.optional_label).
+	Optional bool
 }
 
 // fromID are the facts the document binds, as the information page shows
-// them. A POST that carries any of them with another value is refused.
-var fromID = []struct{ Name, Label string }{
-	{"first_name", "First name"},
-	{"middle_name", "Middle name"},
-	{"last_name", "Last name"},
-	{"dob", "Date of birth"},
-	{"state_id_number", "ID number"},
-	{"state_id_jurisdiction", "Issued by"},
-	{"state_id_type", "ID type"},
-}
+// them (labels label.{name}). A POST that carries any of them with another
+// value is refused.
+var fromID = []string{"first_name", "middle_name", "last_name", "dob", "state_id_number", "state_id_jurisdiction", "state_id_type"}
 
-// Messages of the information step.
+// Messages of the information step (keys).
 const (
 	// msgNotYourID: a POST carried a name, date of birth or ID field that
 	// differs from the ID.
-	msgNotYourID = "What you sent does not match your ID. Your name, date of birth and ID number come from your ID and cannot be changed here; to use another ID, start over."
+	msgNotYourID = "info.err_not_your_id"
 	// msgDocumentUnusable: the document result cannot bind an identity.
-	msgDocumentUnusable = "We could not read your name, date of birth and ID number from your ID. Add photos of your ID again."
+	msgDocumentUnusable = "document.err_unusable"
 )
 
-// idTypes are the words for state_id_type values.
-var idTypes = map[string]string{
-	"drivers_license": "Driver's license", "drivers_permit": "Driver's permit",
-	"state_id_card": "State ID card", "identification_card": "Identification card",
-}
+// idTypes are the state_id_type values with words of their own
+// (id_type.{value}).
+var idTypes = []string{"drivers_license", "drivers_permit", "state_id_card", "identification_card"}
 
 type fieldView struct {
 	Name, Label, Auto, Hint, Value string
-	Errors                         []string
+	InputMode, Type, Class         string
+	Caps, NoSpell                  bool
+	// Toggle is the label of the checkbox that shows a masked value.
+	Toggle      string
+	Errors      []string
+	ErrorPrefix string
+}
+
+// fieldView is f as the page shows it, in the request's language.
+func (q *request) fieldView(f fieldSpec, value string, errs []string) fieldView {
+	v := fieldView{Name: f.Name, Label: q.T("label." + f.Name), Auto: f.Auto, Value: value, InputMode: f.InputMode,
+		Type: f.Type, Class: f.Class, Caps: f.Caps, NoSpell: f.NoSpell, Errors: errs, ErrorPrefix: q.T("common.error_prefix")}
+	if v.Type == "" {
+		v.Type = "text"
+	}
+	if f.Optional {
+		v.Label = q.T("common.optional_label", v.Label)
+	}
+	if f.Hint {
+		v.Hint = q.T("hint." + f.Name)
+	}
+	if f.Toggle {
+		v.Toggle = q.T("show." + f.Name)
+	}
+	return v
 }
 
 // field is the person's field of a form name, or nil for another name.
@@ -514,17 +736,50 @@ func (p *person) set(name, v string) {
 	}
 }
 
-// general collects errors that belong to no field of the form.
+// general collects errors that belong to no field of the form, in a stable
+// order.
 func general(errs map[string][]string, fields ...string) []string {
+	var keys []string
+	for k := range errs {
+		if !slices.Contains(fields, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
 	var out []string
-	for k, msgs := range errs {
-		known := false
-		for _, f := range fields {
-			known = known || f == k
+	for _, k := range keys {
+		for _, m := range errs[k] {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
 		}
-		if !known {
-			out = append(out, msgs...)
+	}
+	return out
+}
+
+// translate turns the message keys of errs into the request's language.
+func (h *Handler) translate(q *request, errs map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(errs))
+	for f, keys := range errs {
+		for _, k := range keys {
+			if m := q.T(k); !slices.Contains(out[f], m) {
+				out[f] = append(out[f], m)
+			}
 		}
+	}
+	// A message the summary shows for a field is not repeated as general.
+	if g := out["general"]; len(g) > 0 {
+		var kept []string
+		for _, m := range g {
+			dup := false
+			for f, msgs := range out {
+				dup = dup || (f != "general" && slices.Contains(msgs, m))
+			}
+			if !dup {
+				kept = append(kept, m)
+			}
+		}
+		out["general"] = kept
 	}
 	return out
 }
@@ -556,49 +811,54 @@ func (h *Handler) info(q *request) {
 // identityFields are the information form's fields for a session without a
 // document step: with no ID to read them from, the person gives the names
 // and date of birth too.
-var identityFields = []struct{ Name, Label, Auto, Hint string }{
-	{"first_name", "First name", "given-name", ""},
-	{"middle_name", "Middle name (optional)", "additional-name", ""},
-	{"last_name", "Last name", "family-name", ""},
-	{"dob", "Date of birth", "bday", "Like 1985-03-04"},
+var identityFields = []fieldSpec{
+	{Name: "first_name", Auto: "given-name", NoSpell: true},
+	{Name: "middle_name", Auto: "additional-name", NoSpell: true, Optional: true},
+	{Name: "last_name", Auto: "family-name", NoSpell: true},
+	{Name: "dob", Auto: "bday", Hint: true, NoSpell: true, Class: "short"},
 }
 
 // formFields are the information form's fields of session s.
-func formFields(s *session) []struct{ Name, Label, Auto, Hint string } {
+func formFields(s *session) []fieldSpec {
 	if s.Doc != nil {
 		return infoFields
 	}
-	return append(append([]struct{ Name, Label, Auto, Hint string }{}, identityFields...), infoFields...)
+	return append(append([]fieldSpec{}, identityFields...), infoFields...)
 }
 
 // renderInfo shows the ID's facts from the session's Doc and the form with
-// p's address and SSN.
-func (h *Handler) renderInfo(q *request, status int, p *person, errs map[string][]string) {
+// p's address and SSN; errs are message keys by field.
+func (h *Handler) renderInfo(q *request, status int, p *person, keys map[string][]string) {
 	doc := q.s.Doc
 	var v infoView
-	for _, f := range fromID {
+	for _, name := range fromID {
 		if doc == nil {
 			break
 		}
-		val := doc.get(f.Name)
-		if f.Name == "state_id_type" && idTypes[val] != "" {
-			val = idTypes[val]
+		val := doc.get(name)
+		if name == "state_id_type" && slices.Contains(idTypes, val) {
+			val = q.T("id_type." + val)
 		}
-		if val == "" && f.Name == "middle_name" {
+		if val == "" && name == "middle_name" {
 			continue
 		}
-		v.FromID = append(v.FromID, fieldView{Name: f.Name, Label: f.Label, Value: val})
+		v.FromID = append(v.FromID, fieldView{Name: name, Label: q.T("label." + name), Value: val})
 	}
 	var names []string
-	for _, f := range formFields(q.s) {
+	fields := formFields(q.s)
+	for _, f := range fields {
+		names = append(names, f.Name)
+	}
+	errs := h.translate(q, keys)
+	errs["general"] = general(errs, names...)
+	for _, f := range fields {
 		val := p.get(f.Name)
 		if f.Name == "ssn" {
 			val = "" // the SSN never goes back into a page: the person enters it again
 		}
-		v.Fields = append(v.Fields, fieldView{Name: f.Name, Label: f.Label, Auto: f.Auto, Hint: f.Hint, Value: val, Errors: errs[f.Name]})
-		names = append(names, f.Name)
+		v.Fields = append(v.Fields, q.fieldView(f, val, errs[f.Name]))
 	}
-	h.render(q, status, "info", view{Title: "Verify your information", Step: 2, Errors: map[string][]string{"general": general(errs, names...)}, Data: v})
+	h.render(q, status, "info", view{Title: q.T("info.title"), Step: 2, Errors: errs, Fields: names, Data: v})
 }
 
 // postInfo starts the resolution of the ID's person (the session's Doc) at
@@ -629,9 +889,9 @@ func (h *Handler) postInfo(q *request) {
 	if q.s.Doc != nil {
 		// Whatever the POST says about the ID's facts goes to the service,
 		// which refuses it unless it is what the ID says.
-		for _, b := range fromID {
-			if v := f.Get(b.Name); v != "" {
-				*applicantField(&req.Applicant, b.Name) = proofline.PII(v)
+		for _, name := range fromID {
+			if v := f.Get(name); v != "" {
+				*applicantField(&req.Applicant, name) = proofline.PII(v)
 			}
 		}
 		req.Document = q.s.Doc.documentPII()
@@ -640,7 +900,7 @@ func (h *Handler) postInfo(q *request) {
 	if err != nil {
 		var v *proofline.ValidationError
 		if errors.As(err, &v) {
-			h.renderInfo(q, http.StatusBadRequest, p, infoErrors(v))
+			h.renderInfo(q, http.StatusBadRequest, p, infoErrors(v, q.s.Doc != nil))
 			return
 		}
 		h.serviceError(q, err)
@@ -670,13 +930,17 @@ func applicantField(a *proofline.Applicant, name string) *proofline.PII {
 	}[name]
 }
 
-// infoErrors are the information form's errors of a refused start: a field
-// that differs from the ID, or a document that cannot bind, is one general
-// message; the others stay on their fields.
-func infoErrors(v *proofline.ValidationError) map[string][]string {
+// infoErrors are the information form's errors of a refused start (message
+// keys): a field that differs from the ID, or a document that cannot bind,
+// is one general message; the others stay on their fields. Without an ID
+// (withID false) the names and date of birth are the form's own fields,
+// and their errors stay on them.
+func infoErrors(v *proofline.ValidationError, withID bool) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range v.Fields {
 		switch {
+		case !withID && slices.ContainsFunc(identityFields, func(s fieldSpec) bool { return s.Name == f.Field }):
+			out[f.Field] = append(out[f.Field], validationKey(f))
 		case f.Message == proofing.MsgDoesNotMatch:
 			if !slices.Contains(out["general"], msgNotYourID) {
 				out["general"] = append(out["general"], msgNotYourID)
@@ -686,7 +950,7 @@ func infoErrors(v *proofline.ValidationError) map[string][]string {
 				out["general"] = append(out["general"], msgDocumentUnusable)
 			}
 		default:
-			out[f.Field] = append(out[f.Field], fieldMessage(f))
+			out[f.Field] = append(out[f.Field], validationKey(f))
 		}
 	}
 	return out
@@ -695,18 +959,9 @@ func infoErrors(v *proofline.ValidationError) map[string][]string {
 func fieldErrors(v *proofline.ValidationError) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range v.Fields {
-		out[f.Field] = append(out[f.Field], fieldMessage(f))
+		out[f.Field] = append(out[f.Field], validationKey(f))
 	}
 	return out
-}
-
-// fieldMessage turns a validation message into a sentence for the form.
-func fieldMessage(f proofline.FieldError) string {
-	m := f.Message
-	if m == "is required" {
-		return "This field is required."
-	}
-	return "This " + strings.ReplaceAll(f.Field, "_", " ") + " " + m + "."
 }
 
 func (h *Handler) phone(q *request) {
@@ -720,9 +975,11 @@ func (h *Handler) phone(q *request) {
 	h.renderPhone(q, http.StatusOK, val, takeErrors(q.s))
 }
 
-func (h *Handler) renderPhone(q *request, status int, val string, errs map[string][]string) {
-	f := fieldView{Name: "phone", Label: "Phone number", Auto: "tel", Hint: "A US number you own, like 703-555-1212", Value: val, Errors: errs["phone"]}
-	h.render(q, status, "phone", view{Title: "Verify your phone number", Step: 3, Errors: map[string][]string{"general": general(errs, "phone")}, Data: f})
+func (h *Handler) renderPhone(q *request, status int, val string, keys map[string][]string) {
+	errs := h.translate(q, keys)
+	errs["general"] = general(errs, "phone")
+	f := q.fieldView(phoneField, val, errs["phone"])
+	h.render(q, status, "phone", view{Title: q.T("phone.title"), Step: 3, Errors: errs, Fields: []string{"phone"}, Data: f})
 }
 
 func (h *Handler) postPhone(q *request) {
@@ -775,26 +1032,28 @@ func (h *Handler) done(q *request) {
 		return
 	}
 	rows := [][2]string{
-		{"Name", maskWords(strings.Join(nonEmpty(p.FirstName, p.MiddleName, p.LastName), " "))},
-		{"Date of birth", maskDOB(p.DOB)},
-		{"Address", maskWords(strings.Join(nonEmpty(p.Address1, p.Address2, p.City, p.State), ", "))},
-		{"ZIP code", maskKeep(p.Zipcode, 3, 0)},
-		{"Social Security number", maskSSN(p.SSN)},
-		{"Phone", maskPhone(p.Phone)},
+		{q.T("label.name"), maskWords(strings.Join(nonEmpty(p.FirstName, p.MiddleName, p.LastName), " "))},
+		{q.T("label.dob"), maskDOB(p.DOB)},
+		{q.T("label.address"), maskWords(strings.Join(nonEmpty(p.Address1, p.Address2, p.City, p.State), ", "))},
+		{q.T("label.zipcode"), maskKeep(p.Zipcode, 3, 0)},
+		{q.T("label.ssn"), maskSSN(p.SSN)},
+		{q.T("label.phone"), maskPhone(p.Phone)},
 	}
-	h.render(q, http.StatusOK, "done", view{Title: "You have been verified", Step: 4, Data: rows})
+	h.render(q, http.StatusOK, "done", view{Title: q.T("done.title"), Step: 4, Data: map[string]any{"Rows": rows}})
 }
 
+// screen serves the timeout, service-error and busy screens, with the step
+// bar of the step they interrupt.
 func (h *Handler) screen(name string) func(*request) {
 	return func(q *request) {
 		if !h.at(q, "/verify/"+name) {
 			return
 		}
-		title := "We could not reach the service"
-		if name == screenTimeout {
-			title = "This is taking too long"
+		status := http.StatusOK
+		if name == screenBusy {
+			status = http.StatusTooManyRequests
 		}
-		h.render(q, http.StatusOK, name, view{Title: title})
+		h.render(q, status, name, view{Title: q.T(name + ".title"), Step: stepBar(q.s)})
 	}
 }
 
@@ -806,17 +1065,18 @@ func (h *Handler) limit(q *request) {
 		h.limitReached(q)
 		return
 	}
-	until := time.Time{}
+	until := h.opts.Now()
 	if len(q.s.Failures) > 0 {
 		until = time.Unix(q.s.Failures[0], 0).Add(h.opts.AttemptWindow)
 	}
-	h.render(q, http.StatusTooManyRequests, "limit", view{Title: "Too many attempts", Data: map[string]any{
-		"Max": h.opts.MaxAttempts, "Hours": int(h.opts.AttemptWindow / time.Hour), "Until": until.UTC().Format("15:04 MST, January 2"),
+	until = until.UTC()
+	h.render(q, http.StatusTooManyRequests, "limit", view{Title: q.T("limit.title"), Data: map[string]any{
+		"Max": h.opts.MaxAttempts, "Time": until.Format("15:04"), "Day": until.Day(), "Month": q.T("month." + strconv.Itoa(int(until.Month()))),
 	}})
 }
 
-// postRetry leaves the timeout or error screen for the step's form; the
-// next submission is a new attempt with a new result_id.
+// postRetry leaves the timeout, error or busy screen for the step's form;
+// the next submission is a new attempt with a new result_id.
 func (h *Handler) postRetry(q *request) {
 	if q.s.Screen != "" && q.s.Pending == nil {
 		q.s.Screen = ""

@@ -34,27 +34,40 @@ func (h *Handler) enter(q *request) {
 		}
 		return
 	}
+	locale := q.l.Code // the language the person has been reading
 	if !h.revoke(q) {
 		return
 	}
-	q.use(bind(vs, q.s.ID))
+	s := bind(vs, q.s.ID)
+	if s.Locale == "" {
+		s.Locale = locale
+	}
+	q.use(s)
 	h.log.LogAttrs(q.r.Context(), slog.LevelInfo, "web: verification session opened", slog.String("session_id", vs.ID))
 	h.redirect(q, h.location(q.s))
 }
 
-// Messages of the link page.
+// Messages of the link page (keys), and the page's title with each.
 const (
-	msgLinkInvalid     = "This link is not valid. Go back to the service you came from and start again."
-	msgLinkUsed        = "This link has already been used or has expired. Go back to the service you came from and start again."
-	msgLinkUnavailable = "We could not open this link just now. Reload this page in a moment."
-	msgSessionEnded    = "This verification has ended. Go back to the service you came from."
+	msgLinkInvalid     = "link.invalid"
+	msgLinkUsed        = "link.used"
+	msgLinkUnavailable = "link.unavailable"
+	msgSessionEnded    = "link.ended"
 )
 
-// linkPage shows why a link or a session cannot go on. The session it
-// renders with is a fresh, unstored one.
+var linkTitles = map[string]string{
+	msgLinkInvalid:     "link.invalid_title",
+	msgLinkUsed:        "link.used_title",
+	msgLinkUnavailable: "link.unavailable_title",
+	msgSessionEnded:    "link.ended_title",
+}
+
+// linkPage shows why a link or a session cannot go on, in the language the
+// person has been reading. The session it renders with is a fresh,
+// unstored one.
 func (h *Handler) linkPage(q *request, status int, msg, back string) {
 	q.use(h.ss.fresh())
-	h.render(q, status, "link", view{Title: "This link cannot be used", Data: map[string]string{"Message": msg, "Return": back}})
+	h.render(q, status, "link", view{Title: q.T(linkTitles[msg]), Data: map[string]string{"Message": q.T(msg), "Return": back}})
 }
 
 // bind is a new browser session working on vs, at its first step. old is
@@ -109,8 +122,9 @@ func stepOf(page string) verification.Step {
 // request a fresh, unstored one; false (and an error page) when the store
 // cannot be reached.
 func (h *Handler) revoke(q *request) bool {
+	h.endCapture(q) // its images are deleted, its upload slots released
 	if err := h.ss.revoke(q.r.Context(), q.s); err != nil {
-		h.unavailable(q.w, q.r, err)
+		h.unavailable(q.w, q.r, q.l, err)
 		return false
 	}
 	q.use(h.ss.fresh())

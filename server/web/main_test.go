@@ -101,6 +101,13 @@ func run(m *testing.M) int {
 // tab opens a tab in a fresh browser context (own cookies) for one test.
 func tab(t *testing.T) context.Context {
 	t.Helper()
+	return tabFor(t, 90*time.Second)
+}
+
+// tabFor is tab for a test that may take up to d (the tours that check
+// every page at several widths).
+func tabFor(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
 	if browser == nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(chromiumPath + " is required in CI")
@@ -109,7 +116,7 @@ func tab(t *testing.T) context.Context {
 	}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	ctx, cancel2 := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel2 := context.WithTimeout(ctx, d)
 	t.Cleanup(cancel2)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(720, 900)); err != nil {
 		t.Fatal(err)

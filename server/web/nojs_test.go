@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
@@ -62,11 +63,7 @@ func (c *client) post(p string, form url.Values) {
 	c.do(req)
 }
 
-var (
-	csrfRE    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	captureRE = regexp.MustCompile(`name="capture_id" value="([0-9a-f]{32})"`)
-	uploadRE  = regexp.MustCompile(`data-side="(\w+)" data-upload-url="([^"]+)"`)
-)
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 func (c *client) csrf() string {
 	c.t.Helper()
@@ -102,14 +99,39 @@ func (c *client) waitPast() {
 	}
 }
 
+// capture asks for the document page's capture as app.js does when the
+// first photo is chosen.
+func (c *client) capture() (id string, uploads map[string]struct{ URL, Method, ObjectURL string }) {
+	c.t.Helper()
+	c.post("/verify/capture", url.Values{"csrf_token": {c.csrf()}})
+	var out struct {
+		CaptureID string `json:"capture_id"`
+		Uploads   map[string]struct {
+			URL       string `json:"url"`
+			Method    string `json:"method"`
+			ObjectURL string `json:"object_url"`
+		} `json:"uploads"`
+	}
+	if c.resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(c.body), &out) != nil || out.CaptureID == "" {
+		c.t.Fatalf("capture: %d %s", c.resp.StatusCode, c.body)
+	}
+	uploads = map[string]struct{ URL, Method, ObjectURL string }{}
+	for side, u := range out.Uploads {
+		uploads[side] = struct{ URL, Method, ObjectURL string }{u.URL, u.Method, u.ObjectURL}
+	}
+	return out.CaptureID, uploads
+}
+
 // document does the capture step the way app.js does it, in Go.
 func (c *client) document(back []byte) {
 	c.t.Helper()
 	if c.path != "/verify/document" {
 		c.t.Fatalf("on %s", c.path)
 	}
+	page := c.body
 	form := url.Values{"csrf_token": {c.csrf()}}
-	captureID := captureRE.FindStringSubmatch(c.body)[1]
+	captureID, uploads := c.capture()
+	c.body = page
 	form.Set("capture_id", captureID)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -117,22 +139,21 @@ func (c *client) document(back []byte) {
 	block, _ := aes.NewCipher(key)
 	gcm, _ := cipher.NewGCM(block)
 	images := map[string][]byte{"front": testPNG(c.t, 3), "back": back}
-	for _, m := range uploadRE.FindAllStringSubmatch(c.body, -1) {
-		side, u := m[1], html.UnescapeString(m[2])
+	for side, up := range uploads {
 		iv := make([]byte, 12)
 		_, _ = rand.Read(iv)
 		var aad []byte // what the browser binds each image to
 		if web.BindImageAAD {
 			aad = web.ImageAAD(captureID, side)
 		}
-		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(gcm.Seal(nil, iv, images[side], aad)))
+		req, _ := http.NewRequest(http.MethodPut, up.URL, bytes.NewReader(gcm.Seal(nil, iv, images[side], aad)))
 		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := c.http.Do(req)
 		if err != nil || resp.StatusCode != http.StatusNoContent {
 			c.t.Fatalf("upload %s: %v %v", side, err, resp)
 		}
 		resp.Body.Close()
-		form.Set(side+"_image_url", u)
+		form.Set(side+"_image_url", up.ObjectURL)
 		form.Set(side+"_image_iv", base64.StdEncoding.EncodeToString(iv))
 	}
 	c.post("/verify/document", form)
@@ -296,7 +317,7 @@ func TestSecurity(t *testing.T) {
 	// with idv_max_attempts 2: the limit page.
 	c.get("/verify/wait")
 	c.waitPast()
-	if c.path != "/verify/document" || !strings.Contains(c.body, "Blurry.") {
+	if c.path != "/verify/document" || !strings.Contains(c.body, "We could not verify your ID from these photos.") {
 		t.Fatalf("failed document: on %s", c.path)
 	}
 	c.document([]byte("friendly_error: Blurry.\n"))

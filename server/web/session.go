@@ -54,6 +54,9 @@ const (
 	// screenLimit: the shared attempt counter (per person or per IP)
 	// refused a start.
 	screenLimit = "limit"
+	// screenBusy: the bounds on photo uploads (per session, per IP)
+	// refused a new capture.
+	screenBusy = "busy"
 )
 
 // session is the stored (sealed) state of one person's flow.
@@ -75,6 +78,9 @@ type session struct {
 	// CaptureID is the document capture whose upload URLs the document
 	// page handed out; only it may be submitted.
 	CaptureID string `json:"capture,omitempty"`
+	// CaptureSlots are the hashed limiter keys holding the capture's
+	// upload slots (per session, per IP), released when it ends.
+	CaptureSlots []string `json:"capture_slots,omitempty"`
 	// Pending is the attempt being waited for; its result_id is the only
 	// one this session may read.
 	Pending *pending `json:"pending,omitempty"`
@@ -108,6 +114,15 @@ type session struct {
 // person who comes back late is sent back to the IdP rather than to a fresh
 // start page.
 const endGrace = 10 * time.Minute
+
+// locale is the session's language, or "" to follow Accept-Language.
+func (s *session) locale() string { return s.Locale }
+
+// setLocale records the language the person chose.
+func (s *session) setLocale(code string) { s.Locale = code }
+
+// returnURL is the verification session's return_url, or "".
+func (s *session) returnURL() string { return s.ReturnURL }
 
 type pending struct {
 	Kind     proofline.Kind `json:"kind"`
