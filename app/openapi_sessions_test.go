@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -144,9 +143,7 @@ func (b *browser) post(path string, form url.Values) {
 }
 
 var (
-	pageCSRF    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	pageCapture = regexp.MustCompile(`name="capture_id" value="([0-9a-f]{32})"`)
-	pageUpload  = regexp.MustCompile(`data-side="(\w+)" data-upload-url="([^"]+)"`)
+	pageCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 )
 
 func (b *browser) csrf() string {
@@ -179,15 +176,28 @@ func (b *browser) document(back string) {
 	if b.path != "/verify/document" {
 		b.t.Fatalf("on %s, not the document step", b.path)
 	}
-	capID := pageCapture.FindStringSubmatch(b.body)[1]
+	// The capture is made when the person starts uploading, as the page's
+	// script asks for it.
+	csrf := b.csrf()
+	b.post("/verify/capture", url.Values{"csrf_token": {csrf}})
+	var capture struct {
+		CaptureID string `json:"capture_id"`
+		Uploads   map[string]struct {
+			URL string `json:"url"`
+		} `json:"uploads"`
+	}
+	if b.status != http.StatusOK || json.Unmarshal([]byte(b.body), &capture) != nil || capture.CaptureID == "" {
+		b.t.Fatalf("capture: %d %s", b.status, b.body)
+	}
+	capID := capture.CaptureID
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	block, _ := aes.NewCipher(key)
 	gcm, _ := cipher.NewGCM(block)
-	form := url.Values{"csrf_token": {b.csrf()}, "capture_id": {capID}, "encryption_key": {base64.StdEncoding.EncodeToString(key)}}
+	form := url.Values{"csrf_token": {csrf}, "capture_id": {capID}, "encryption_key": {base64.StdEncoding.EncodeToString(key)}}
 	images := map[string][]byte{"front": []byte("front photo"), "back": []byte(back)}
-	for _, m := range pageUpload.FindAllStringSubmatch(b.body, -1) {
-		side, u := m[1], html.UnescapeString(m[2])
+	for side, up := range capture.Uploads {
+		u := up.URL
 		iv := make([]byte, 12)
 		_, _ = rand.Read(iv)
 		req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(string(gcm.Seal(nil, iv, images[side], []byte(capID+"/"+side)))))

@@ -8,6 +8,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
@@ -50,10 +51,8 @@ type person struct {
 }
 
 var (
-	csrfRE    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	captureRE = regexp.MustCompile(`name="capture_id" value="([0-9a-f]{32})"`)
-	uploadRE  = regexp.MustCompile(`data-side="(\w+)" data-upload-url="([^"]+)"`)
-	eventsRE  = regexp.MustCompile(`data-events-url="([^"]+)"`)
+	csrfRE   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	eventsRE = regexp.MustCompile(`data-events-url="([^"]+)"`)
 )
 
 func (p *person) do(req *http.Request) {
@@ -98,16 +97,29 @@ func (p *person) startDocument(origin string) string {
 	if p.path != "/verify/document" {
 		p.t.Fatalf("on %s", p.path)
 	}
-	form := url.Values{"csrf_token": {p.csrf()}}
-	captureID := captureRE.FindStringSubmatch(p.body)[1]
+	// The capture is made when the person starts uploading, as the page's
+	// script asks for it.
+	csrf := p.csrf()
+	p.post(origin+"/verify/capture", url.Values{"csrf_token": {csrf}})
+	var capture struct {
+		CaptureID string `json:"capture_id"`
+		Uploads   map[string]struct {
+			URL string `json:"url"`
+		} `json:"uploads"`
+	}
+	if err := json.Unmarshal([]byte(p.body), &capture); err != nil || capture.CaptureID == "" {
+		p.t.Fatalf("capture: %v %s", err, p.body)
+	}
+	captureID := capture.CaptureID
+	form := url.Values{"csrf_token": {csrf}}
 	form.Set("capture_id", captureID)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	form.Set("encryption_key", base64.StdEncoding.EncodeToString(key))
 	block, _ := aes.NewCipher(key)
 	gcm, _ := cipher.NewGCM(block)
-	for _, m := range uploadRE.FindAllStringSubmatch(p.body, -1) {
-		side, u := m[1], html.UnescapeString(m[2])
+	for side, up := range capture.Uploads {
+		u := up.URL
 		iv := make([]byte, 12)
 		_, _ = rand.Read(iv)
 		var aad []byte
