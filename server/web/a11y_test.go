@@ -169,6 +169,8 @@ var docScreens = map[string]bool{
 	"en/02-document-desktop": true, "en/06-document-uploaded-phone": true, "en/09-info-invalid-desktop": true,
 	"es/12-waiting-phone": true, "fr/13-timeout-phone": true, "es/19-done-desktop": true,
 	"fr/08-info-desktop": true, "en/05-document-missing-phone": true,
+	"es/info-identity-dob-invalid-phone": true, "en/info-identity-dob-invalid-desktop": true,
+	"fr/link-used-phone": true,
 }
 
 // TestAxeFindsViolations: the harness is not blind. On a page with an

@@ -42,7 +42,7 @@ func usedKeys(t *testing.T) map[string]string {
 		}
 	}
 	// Go: key literals, and the families built from a name.
-	goRE := regexp.MustCompile(`"((?:common|steps|errors|vendor|start|document|units|wait|info|label|hint|show|id_type|phone|done|timeout|error|busy|limit|month|language|link)\.[a-z0-9_]*[a-z0-9])"`)
+	goRE := regexp.MustCompile(`"((?:common|steps|errors|vendor|start|document|units|wait|info|label|hint|show|id_type|phone|done|timeout|error|busy|limit|month|language|link|date)\.[a-z0-9_]*[a-z0-9])"`)
 	srcs, _ := fs.Glob(os.DirFS("."), "*.go")
 	for _, n := range srcs {
 		if strings.HasSuffix(n, "_test.go") {

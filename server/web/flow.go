@@ -663,6 +663,8 @@ type fieldSpec struct {
 	Hint, Caps, NoSpell, Toggle        bool
 	// Optional labels the field "(optional)" (common.optional_label).
 	Optional bool
+	// Date is a date of three numeric inputs in one fieldset (dateParts).
+	Date bool
 }
 
 // fromID are the facts the document binds, as the information page shows
@@ -684,6 +686,9 @@ const (
 var idTypes = []string{"drivers_license", "drivers_permit", "state_id_card", "identification_card"}
 
 type fieldView struct {
+	// Parts are a date's inputs (day, month, year in the language's
+	// order); the field is then a fieldset whose legend is Label.
+	Parts                          []datePart
 	Name, Label, Auto, Hint, Value string
 	InputMode, Type, Class         string
 	Caps, NoSpell                  bool
@@ -702,6 +707,9 @@ func (q *request) fieldView(f fieldSpec, value string, errs []string) fieldView 
 	}
 	if f.Optional {
 		v.Label = q.T("common.optional_label", v.Label)
+	}
+	if f.Date {
+		v.Parts = q.dateParts(f.Name, value)
 	}
 	if f.Hint {
 		v.Hint = q.T("hint." + f.Name)
@@ -815,7 +823,7 @@ var identityFields = []fieldSpec{
 	{Name: "first_name", Auto: "given-name", NoSpell: true},
 	{Name: "middle_name", Auto: "additional-name", NoSpell: true, Optional: true},
 	{Name: "last_name", Auto: "family-name", NoSpell: true},
-	{Name: "dob", Auto: "bday", Hint: true, NoSpell: true, Class: "short"},
+	{Name: "dob", Hint: true, Date: true},
 }
 
 // formFields are the information form's fields of session s.
@@ -881,7 +889,16 @@ func (h *Handler) postInfo(q *request) {
 	}
 	f := q.r.PostForm
 	p := &person{}
+	dateErrs := map[string]string{}
 	for _, n := range formFields(q.s) {
+		if n.Date {
+			v, key := dateOf(f, n.Name)
+			p.set(n.Name, v)
+			if key != "" {
+				dateErrs[n.Name] = key
+			}
+			continue
+		}
 		p.set(n.Name, f.Get(n.Name))
 	}
 	a := p.applicant()
@@ -900,7 +917,11 @@ func (h *Handler) postInfo(q *request) {
 	if err != nil {
 		var v *proofline.ValidationError
 		if errors.As(err, &v) {
-			h.renderInfo(q, http.StatusBadRequest, p, infoErrors(v, q.s.Doc != nil))
+			errs := infoErrors(v, q.s.Doc != nil)
+			for name, key := range dateErrs {
+				errs[name] = []string{key} // what is wrong with the parts, in the pattern's words
+			}
+			h.renderInfo(q, http.StatusBadRequest, p, errs)
 			return
 		}
 		h.serviceError(q, err)
@@ -1089,4 +1110,81 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// datePart is one input of a date field.
+type datePart struct {
+	ID, Name, Label, Auto, Value, Class string
+}
+
+// dateParts are the inputs of date field name holding value (YYYY-MM-DD,
+// or what the person typed, year-month-day), in the order of the
+// language's date.order (d, m, y). The first input has the field's id, so
+// the error summary's link reaches it.
+func (q *request) dateParts(name, value string) []datePart {
+	y, m, d := splitDate(value)
+	parts := map[byte]datePart{
+		'd': {Name: name + "_day", Label: q.T("label.date_day"), Auto: "bday-day", Value: d, Class: "w2"},
+		'm': {Name: name + "_month", Label: q.T("label.date_month"), Auto: "bday-month", Value: m, Class: "w2"},
+		'y': {Name: name + "_year", Label: q.T("label.date_year"), Auto: "bday-year", Value: y, Class: "w4"},
+	}
+	order := q.T("date.order")
+	if len(order) != 3 || !strings.Contains(order, "d") || !strings.Contains(order, "m") || !strings.Contains(order, "y") {
+		order = "dmy"
+	}
+	var out []datePart
+	for i := range 3 {
+		p := parts[order[i]]
+		p.ID = name + "-" + strings.TrimPrefix(p.Name, name+"_")
+		if i == 0 {
+			p.ID = name
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// splitDate splits year-month-day (either a date the service normalized or
+// the parts as typed; a part may be empty).
+func splitDate(v string) (y, m, d string) {
+	parts := strings.SplitN(v, "-", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// dateOf reads date field name from its three inputs: YYYY-MM-DD when they
+// make a real date, else what was typed (year-month-day, which the service
+// refuses) and the key of what is wrong, as the GOV.UK date pattern words
+// it: nothing entered, a part missing, a year not of 4 numbers, not a real
+// date. A date in the future is the service's to refuse.
+func dateOf(f url.Values, name string) (string, string) {
+	clean := func(s string) string { return strings.TrimSpace(s) }
+	d, m, y := clean(f.Get(name+"_day")), clean(f.Get(name+"_month")), clean(f.Get(name+"_year"))
+	raw := y + "-" + m + "-" + d
+	switch {
+	case d == "" && m == "" && y == "":
+		return "", "" // the service says it is required
+	case d == "":
+		return raw, "errors.date_missing_day"
+	case m == "":
+		return raw, "errors.date_missing_month"
+	case y == "":
+		return raw, "errors.date_missing_year"
+	}
+	di, err1 := strconv.Atoi(d)
+	mi, err2 := strconv.Atoi(m)
+	yi, err3 := strconv.Atoi(y)
+	switch {
+	case err1 != nil || err2 != nil || err3 != nil || strings.ContainsAny(d+m+y, "+-"):
+		return raw, "errors.date_real"
+	case len(y) != 4:
+		return raw, "errors.date_year_digits"
+	}
+	t := time.Date(yi, time.Month(mi), di, 0, 0, 0, 0, time.UTC)
+	if mi < 1 || mi > 12 || di < 1 || t.Day() != di || t.Month() != time.Month(mi) {
+		return raw, "errors.date_real"
+	}
+	return t.Format(time.DateOnly), ""
 }

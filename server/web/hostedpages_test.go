@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/redis/rueidis"
 
 	"github.com/proofline/proofline/server/web"
@@ -18,7 +19,9 @@ import (
 // (axe-core at two widths, no sideways scrolling at 320 px, screenshots):
 // the one-time link's entry page for a link that names nothing and for a
 // link already used, and the information form of a session without a
-// document step (names and date of birth asked too), empty and refused.
+// document step (names and date of birth asked too, the date as day, month
+// and year inputs), empty, refused, with a date that does not exist, and
+// put right.
 func TestBrowserHostedPagesChecked(t *testing.T) {
 	t.Parallel()
 	p := newIDP(t)
@@ -53,6 +56,48 @@ func TestBrowserHostedPagesChecked(t *testing.T) {
 			t.Errorf("%s identity form summary %q", lang, got)
 		}
 		checkPage(t, ctx, lang, "info-identity-invalid")
+
+		// The date of birth: one fieldset, its legend the label, three
+		// numeric inputs in the language's order; the first has the id
+		// the summary links to.
+		dob, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const fs = document.querySelector('#field-dob fieldset');
+			return fs.querySelector('legend').textContent + '|' + [...fs.querySelectorAll('input')].map(i => i.id + ':' + i.name + ':' + i.inputMode + ':' + i.autocomplete + ':' + document.querySelector('label[for="' + i.id + '"]').textContent).join(',') })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := map[string]string{"d": "dob_day:numeric:bday-day:" + msg("label.date_day"), "m": "dob_month:numeric:bday-month:" + msg("label.date_month"), "y": "dob_year:numeric:bday-year:" + msg("label.date_year")}
+		var want []string
+		for i, c := range msg("date.order") {
+			id := map[rune]string{'d': "dob-day", 'm': "dob-month", 'y': "dob-year"}[c]
+			if i == 0 {
+				id = "dob"
+			}
+			want = append(want, id+":"+parts[string(c)])
+		}
+		if w := msg("label.dob") + "|" + strings.Join(want, ","); dob != w {
+			t.Errorf("%s date of birth\n%s\nwant\n%s", lang, dob, w)
+		}
+		if !strings.Contains(text(t, ctx, "#error-summary"), msg("errors.required_dob")) {
+			t.Errorf("%s: no date of birth in the summary", lang)
+		}
+		// A month that does not exist: the date error, linked from the
+		// summary; what was typed comes back.
+		submitted(t, ctx, chromedp.SetValue(chromedp.CSS("#first_name"), "Jane"), chromedp.SetValue(chromedp.CSS("#last_name"), "Doe"),
+			chromedp.SetValue(chromedp.CSS("[name=dob_day]"), "4"), chromedp.SetValue(chromedp.CSS("[name=dob_month]"), "13"),
+			chromedp.SetValue(chromedp.CSS("[name=dob_year]"), "1985"), chromedp.Click(chromedp.CSS("#submit")))
+		waitJS(t, ctx, `!!document.getElementById('dob-error')`)
+		if got := text(t, ctx, "#dob-error"); !strings.Contains(got, msg("errors.date_real")) {
+			t.Errorf("%s: a 13th month: %q", lang, got)
+		}
+		if href, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#error-summary a')].map(a => a.getAttribute('href')).filter(h => h === '#dob').length + ':' + document.querySelector('[name=dob_month]').value`)); href != "1:13" {
+			t.Errorf("%s: summary link to #dob and the month typed: %q", lang, href)
+		}
+		checkPage(t, ctx, lang, "info-identity-dob-invalid")
+		// Put right, with the address and SSN: the resolution starts.
+		submitted(t, ctx, chromedp.SetValue(chromedp.CSS("[name=dob_month]"), "3"), chromedp.SetValue(chromedp.CSS("#address1"), "1 Main St"),
+			chromedp.SetValue(chromedp.CSS("#city"), "Billings"), chromedp.SetValue(chromedp.CSS("#state"), "MT"),
+			chromedp.SetValue(chromedp.CSS("#zipcode"), "59010"), chromedp.SetValue(chromedp.CSS("#ssn"), "123-45-6789"), chromedp.Click(chromedp.CSS("#submit")))
+		waitPath(t, ctx, "/verify/phone")
 
 		do(t, ctx, chromedp.Navigate(link))
 		waitJS(t, ctx, `!!document.getElementById('link-message')`)
@@ -105,4 +150,45 @@ func TestBrowserEndedPage(t *testing.T) {
 		do(t, ctx, chromedp.Navigate(e.base+"/verify/document"))
 		waitPath(t, ctx, "/")
 	}
+}
+
+// TestBrowserKeyboardIdentityForm: the information form of a session
+// without a document step, by keyboard alone: Tab goes through the names,
+// the three date inputs in the language's order (each a Tab stop of its
+// own), the address and the SSN; Enter on Continue starts the resolution.
+func TestBrowserKeyboardIdentityForm(t *testing.T) {
+	t.Parallel()
+	p := newIDP(t)
+	e := start(t, p.hosted(t, false, nil))
+	ctx := tab(t)
+	_, link := e.session(p, fmt.Sprintf("person-kb-%d", time.Now().UnixNano()), map[string]any{"steps": []string{"information", "phone"}, "locale": "es"})
+	do(t, ctx, chromedp.Navigate(link))
+	waitPath(t, ctx, "/verify/info")
+	typeIn := func(id, s string) {
+		t.Helper()
+		tabTo(t, ctx, id)
+		do(t, ctx, chromedp.KeyEvent(s))
+	}
+	typeIn("first_name", "Jane")
+	typeIn("last_name", "Doe")
+	// Spanish: day, month, year.
+	typeIn("dob", "4")
+	press(t, ctx, kb.Tab)
+	if got := activeID(t, ctx); got != "dob-month" {
+		t.Errorf("Tab after the day went to %q, want the month", got)
+	}
+	do(t, ctx, chromedp.KeyEvent("3"))
+	press(t, ctx, kb.Tab)
+	if got := activeID(t, ctx); got != "dob-year" {
+		t.Errorf("Tab after the month went to %q, want the year", got)
+	}
+	do(t, ctx, chromedp.KeyEvent("1985"))
+	typeIn("address1", "1 Main St")
+	typeIn("city", "Billings")
+	typeIn("state", "MT")
+	typeIn("zipcode", "59010")
+	typeIn("ssn", "123456789")
+	tabTo(t, ctx, "submit")
+	submitted(t, ctx, enter())
+	waitPath(t, ctx, "/verify/phone")
 }
