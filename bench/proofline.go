@@ -95,6 +95,10 @@ func startProofline(ctx context.Context, sc serverConfig, cl *cleanup) (*proofli
 		hashKey := make([]byte, 32)
 		_, _ = rand.Read(hashKey)
 		set("attempt_hash_key", base64.StdEncoding.EncodeToString(hashKey))
+		// Every instance sharing a Redis must share the browser sessions' key.
+		sessionKey := make([]byte, 32)
+		_, _ = rand.Read(sessionKey)
+		set("session_secret", base64.StdEncoding.EncodeToString(sessionKey))
 		set("address_proof_result_lambda_token", "addr_"+randomHex(16))
 		set("document_proof_result_lambda_token", "doc_"+randomHex(16))
 		set("resolution_proof_result_lambda_token", "res_"+randomHex(16))

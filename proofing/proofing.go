@@ -463,11 +463,16 @@ func (s *Service) Outcome(ctx context.Context, resultID string) (*proofline.Outc
 // Forget deletes an attempt once the IdP has taken its result. ENOTFOUND as
 // for Outcome: another tenant's attempt is neither read nor deleted.
 func (s *Service) Forget(ctx context.Context, resultID string) error {
-	rec, err := s.opts.Store.Lookup(ctx, resultID)
-	if err != nil {
-		return err
+	// A record this server wrote needs no read to know whose it is.
+	owner, ok := s.opts.Store.TenantHere(resultID)
+	if !ok {
+		rec, err := s.opts.Store.Lookup(ctx, resultID)
+		if err != nil {
+			return err
+		}
+		owner = rec.Tenant
 	}
-	if rec.Tenant != tenant.From(ctx) {
+	if owner != tenant.From(ctx) {
 		return proofline.Errorf(proofline.ENOTFOUND, "result not found")
 	}
 	return s.opts.Store.Delete(ctx, resultID)

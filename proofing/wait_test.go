@@ -156,3 +156,38 @@ func TestWaitOutcomeOtherTenantNotFound(t *testing.T) {
 		t.Fatalf("the owner's wait: %+v, want pending", o)
 	}
 }
+
+// A delete of a job whose callback landed on this server is judged on the
+// tenant this server remembers (no read of the store): another tenant's
+// delete is told not found and the result stays for its owner, and a record
+// another server deleted meanwhile is not found to the owner either.
+func TestForgetAfterCallbackHereOnlyItsTenant(t *testing.T) {
+	t.Parallel()
+	svc, kp, ring := setup(t, time.Minute)
+	owner := tenant.With(context.Background(), "idp-a")
+	other := tenant.With(context.Background(), "idp-b")
+	start := func() string {
+		t.Helper()
+		st, err := svc.StartAddress(owner, proofing.AddressRequest{Applicant: proofline.Applicant{Phone: "7035550100"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := deliver(t, svc, kp, ring, st.ResultID); err != nil {
+			t.Fatal(err)
+		}
+		return st.ResultID
+	}
+	id := start()
+	if err := svc.Forget(other, id); proofline.ErrorCode(err) != proofline.ENOTFOUND {
+		t.Fatalf("another tenant's delete: %v, want not found", err)
+	}
+	if o, err := svc.Outcome(owner, id); err != nil || o.Status != proofline.StatusDone {
+		t.Fatalf("the owner's read after another tenant's delete: %+v %v, want done", o, err)
+	}
+	if err := svc.Forget(owner, id); err != nil {
+		t.Fatalf("the owner's delete: %v", err)
+	}
+	if err := svc.Forget(owner, id); proofline.ErrorCode(err) != proofline.ENOTFOUND {
+		t.Fatalf("second delete: %v, want not found", err)
+	}
+}

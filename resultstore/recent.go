@@ -24,9 +24,15 @@ import (
 //   - PendingHere tells a long poll, without a read, that this Store has
 //     the record pending as it last wrote it. A change made by another
 //     server is seen at the long poll's next read.
+//   - TenantHere tells a delete whose tenant the record belongs to, for a
+//     record this Store created, claimed or completed. A record's tenant is
+//     fixed when it is created (its id is random and never reused), so this
+//     is never out of date; whether the record is still there is the
+//     delete's to find out.
 //
-// Entries go when the record is completed, deleted or found changed, and
-// at its deadline: a lapsed entry is never used, and every entry past its
+// A completed record is kept as its tenant only (done, no value), until the
+// stored record expires. Other entries go when the record is deleted or
+// found changed, and at its deadline: a lapsed entry is never used, and every entry past its
 // deadline is removed at the next store call a second or more after the last
 // sweep, so no copy of a pending value (which holds the sealed data key until
 // the claim) outlives the record here. At most recentMax are kept (beyond
@@ -49,7 +55,8 @@ type recentShard struct {
 }
 
 type recentEntry struct {
-	raw         []byte // the sealed value as written; never modified
+	raw         []byte // the sealed pending value as written; never modified; nil when done
+	done        bool   // completed here: only tenant and deadline (the record's expiry) are set
 	kind        proofline.Kind
 	tenant      string
 	requestedAt time.Time
@@ -105,6 +112,29 @@ func (r *recent) put(id string, raw []byte, p *Pending, now time.Time) {
 	s.m[id] = recentEntry{raw: raw, kind: p.Kind, tenant: p.Tenant, requestedAt: p.RequestedAt, deadline: p.Deadline}
 }
 
+// putDone remembers that this Store completed id, of tenant, until the
+// stored record expires. It replaces the pending entry and, unlike put,
+// never takes room from one: with the map full it forgets id instead.
+func (r *recent) putDone(id, tenant string, expires, now time.Time) {
+	r.sweep(now)
+	s := r.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[id]; !ok && len(s.m) >= recentMax/recentShards {
+		return
+	}
+	s.m[id] = recentEntry{done: true, tenant: tenant, deadline: expires}
+}
+
+// pending is get for an entry this Store holds pending: never a done one.
+func (r *recent) pending(id string, now time.Time) (recentEntry, bool) {
+	e, ok := r.get(id, now)
+	if !ok || e.done {
+		return recentEntry{}, false
+	}
+	return e, true
+}
+
 // get returns the remembered entry of id while its deadline has not passed.
 func (r *recent) get(id string, now time.Time) (recentEntry, bool) {
 	r.sweep(now)
@@ -132,7 +162,7 @@ func (r *recent) forget(id string) {
 // If the stored value changed since (elsewhere), the following Claim or
 // Complete reads it and decides on what is stored, as after a fresh Lookup.
 func (s *Store) LookupForUpdate(ctx context.Context, id string) (*Record, error) {
-	if e, ok := s.recent.get(id, s.now()); ok {
+	if e, ok := s.recent.pending(id, s.now()); ok {
 		rec, err := s.open(id, e.raw)
 		if err == nil && rec.State == proofline.StatusPending {
 			rec.remembered = true
@@ -159,11 +189,20 @@ func (s *Store) Fresh(ctx context.Context, rec *Record) (*Record, error) {
 // passed; ok is false otherwise (read it with Outcome). A change another
 // server made since is not seen here.
 func (s *Store) PendingHere(id string) (o *proofline.Outcome, ok bool) {
-	e, ok := s.recent.get(id, s.now())
+	e, ok := s.recent.pending(id, s.now())
 	if !ok {
 		return nil, false
 	}
 	return &proofline.Outcome{ResultID: id, Kind: e.kind, Tenant: e.tenant, Status: proofline.StatusPending, RequestedAt: e.requestedAt, Deadline: e.deadline}, true
+}
+
+// TenantHere returns the tenant of id when this Store created, claimed or
+// completed the record and it has not expired since; ok is false otherwise
+// (read it with Lookup). It says nothing of whether the record is still
+// stored: another server may have deleted it.
+func (s *Store) TenantHere(id string) (tenant string, ok bool) {
+	e, ok := s.recent.get(id, s.now())
+	return e.tenant, ok
 }
 
 // remember notes the outcome of a write of id's pending value next: kept

@@ -273,7 +273,12 @@ func (s *Store) complete(ctx context.Context, rec *Record, r *proofline.Result, 
 		return err
 	}
 	err = s.d.Swap(ctx, p.ResultID, rec.raw, next, s.timeout)
-	s.recent.forget(p.ResultID) // done (or changed elsewhere): nothing pending to remember
+	if err == nil {
+		// Done here: nothing pending to remember, only whose it is.
+		s.recent.putDone(p.ResultID, p.Tenant, s.now().Add(s.timeout), s.now())
+	} else {
+		s.recent.forget(p.ResultID) // changed elsewhere, gone, or unknown
+	}
 	switch {
 	case err == nil:
 		return nil

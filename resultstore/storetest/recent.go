@@ -223,4 +223,56 @@ func runRememberedTests(t *testing.T, h Harness) {
 			t.Fatal("PendingHere past the deadline (the person must see timed_out)")
 		}
 	})
+
+	t.Run("TenantHereOfWhatThisStoreWrote", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		a, b := e.store(0, nil), e.store(0, nil) // two servers, one backend
+		p := NewPending(e.now(), time.Minute)
+		p.Tenant = "idp-a"
+		must(t, a.CreatePending(e.ctx, p))
+		if tn, ok := a.TenantHere(p.ResultID); !ok || tn != "idp-a" {
+			t.Fatalf("TenantHere after create: %q %v", tn, ok)
+		}
+		if _, ok := b.TenantHere(p.ResultID); ok {
+			t.Fatal("TenantHere on a server that did not write the record")
+		}
+		rec, err := a.LookupForUpdate(e.ctx, p.ResultID)
+		must(t, err)
+		must(t, a.Claim(e.ctx, rec, e.now()))
+		rec, err = a.LookupForUpdate(e.ctx, p.ResultID)
+		must(t, err)
+		must(t, a.Complete(e.ctx, rec, &proofline.Result{TransactionID: "t"}, e.now()))
+		// Completed here: the tenant is still known, the record is no
+		// longer taken for pending.
+		if tn, ok := a.TenantHere(p.ResultID); !ok || tn != "idp-a" {
+			t.Fatalf("TenantHere after the result: %q %v", tn, ok)
+		}
+		if _, ok := a.PendingHere(p.ResultID); ok {
+			t.Fatal("PendingHere after the result")
+		}
+		done, err := a.LookupForUpdate(e.ctx, p.ResultID)
+		must(t, err)
+		WantCode(t, a.Claim(e.ctx, done, e.now()), proofline.ECONFLICT)
+		// Deleted on b: a still knows whose it was, and its delete finds
+		// nothing.
+		must(t, b.Delete(e.ctx, p.ResultID))
+		WantCode(t, a.Delete(e.ctx, p.ResultID), proofline.ENOTFOUND)
+		if _, ok := a.TenantHere(p.ResultID); ok {
+			t.Fatal("TenantHere after this Store's delete")
+		}
+		if e.clk == nil {
+			return
+		}
+		// A done record is remembered until it expires, not longer.
+		q := NewPending(e.now(), time.Minute)
+		must(t, a.CreatePending(e.ctx, q))
+		rq, err := a.LookupForUpdate(e.ctx, q.ResultID)
+		must(t, err)
+		must(t, a.Complete(e.ctx, rq, &proofline.Result{}, e.now()))
+		e.clk.Advance(a.Timeout())
+		if _, ok := a.TenantHere(q.ResultID); ok {
+			t.Fatal("TenantHere after the record expired")
+		}
+	})
 }
