@@ -66,46 +66,13 @@ type Result struct {
 	Errors  map[string][]string `json:"errors"`
 }
 
-func applicant(mut func(map[string]any)) map[string]any {
-	a := map[string]any{
-		"first_name": "Jane", "last_name": "Doe", "dob": "1980-06-15", "ssn": "123-45-6789",
-		"address1": "1 Main St", "city": "Reston", "state": "VA", "zipcode": "20190",
-		"state_id_number": "D1234567", "state_id_jurisdiction": "VA", "state_id_type": "drivers_license",
-		"phone": "7035550100",
-	}
-	if mut != nil {
-		mut(a)
-	}
-	return a
-}
-
-// Mix returns n jobs of every kind with the mock vendors' magic values:
-// every docEvery-th a document job (0: none), every hangEvery-th a
-// resolution the vendor answers past the deadline (0: none).
+// Mix returns n jobs of every kind with the mock vendors' magic values
+// (fleettest.Mix): every docEvery-th a document job (0: none), every
+// hangEvery-th a resolution the vendor answers past the deadline (0: none).
 func Mix(n, docEvery, hangEvery int) []*Job {
 	jobs := make([]*Job, 0, n)
-	for i := range n {
-		var j *Job
-		switch {
-		case docEvery > 0 && i%docEvery == 0:
-			j = &Job{Kind: "document", Doc: true, Want: "success"}
-		case hangEvery > 0 && i%hangEvery == 1:
-			j = &Job{Kind: "resolution", Body: map[string]any{"applicant": applicant(func(a map[string]any) { a["first_name"] = "Hangman" })}, Want: "timed_out"}
-		default:
-			switch i % 6 {
-			case 0:
-				j = &Job{Kind: "resolution", Body: map[string]any{"applicant": applicant(nil), "should_proof_state_id": true}, Want: "success"}
-			case 1:
-				j = &Job{Kind: "resolution", Body: map[string]any{"applicant": applicant(func(a map[string]any) { a["first_name"] = "Badger" })}, Want: "error:first_name"}
-			case 2:
-				j = &Job{Kind: "resolution", Body: map[string]any{"applicant": applicant(func(a map[string]any) { a["ssn"] = "123-45-6666" })}, Want: "error:ssn"}
-			case 3:
-				j = &Job{Kind: "address", Body: map[string]any{"applicant": map[string]any{"phone": "7035555555"}}, Want: "error:phone"}
-			default:
-				j = &Job{Kind: "address", Body: map[string]any{"applicant": map[string]any{"phone": "7035550100"}}, Want: "success"}
-			}
-		}
-		jobs = append(jobs, j)
+	for _, j := range fleettest.Mix(n, docEvery, hangEvery) {
+		jobs = append(jobs, &Job{Kind: j.Kind, Body: j.Body, Doc: j.Doc, Want: j.Want})
 	}
 	return jobs
 }

@@ -27,46 +27,11 @@ type job struct {
 	outcome     fleettest.Outcome
 }
 
-func applicant(mut func(map[string]any)) map[string]any {
-	a := map[string]any{
-		"first_name": "Jane", "last_name": "Doe", "dob": "1980-06-15", "ssn": "123-45-6789",
-		"address1": "1 Main St", "city": "Reston", "state": "VA", "zipcode": "20190",
-		"state_id_number": "D1234567", "state_id_jurisdiction": "VA", "state_id_type": "drivers_license",
-		"phone": "7035550100",
-	}
-	if mut != nil {
-		mut(a)
-	}
-	return a
-}
-
-// mix returns n jobs of every kind with the mock vendors' magic values;
-// every docEvery-th is a document job (0: none); every hangEvery-th a
-// resolution the vendor answers past the deadline (0: none).
+// mix returns fleettest.Mix's jobs as this test's.
 func mix(n, docEvery, hangEvery int) []*job {
 	jobs := make([]*job, 0, n)
-	for i := range n {
-		var j *job
-		switch {
-		case docEvery > 0 && i%docEvery == 0:
-			j = &job{kind: "document", doc: true, want: "success"}
-		case hangEvery > 0 && i%hangEvery == 1:
-			j = &job{kind: "resolution", body: map[string]any{"applicant": applicant(func(a map[string]any) { a["first_name"] = "Hangman" })}, want: "timed_out"}
-		default:
-			switch i % 6 {
-			case 0:
-				j = &job{kind: "resolution", body: map[string]any{"applicant": applicant(nil), "should_proof_state_id": true}, want: "success"}
-			case 1:
-				j = &job{kind: "resolution", body: map[string]any{"applicant": applicant(func(a map[string]any) { a["first_name"] = "Badger" })}, want: "error:first_name"}
-			case 2:
-				j = &job{kind: "resolution", body: map[string]any{"applicant": applicant(func(a map[string]any) { a["ssn"] = "123-45-6666" })}, want: "error:ssn"}
-			case 3:
-				j = &job{kind: "address", body: map[string]any{"applicant": map[string]any{"phone": "7035555555"}}, want: "error:phone"}
-			default:
-				j = &job{kind: "address", body: map[string]any{"applicant": map[string]any{"phone": "7035550100"}}, want: "success"}
-			}
-		}
-		jobs = append(jobs, j)
+	for _, j := range fleettest.Mix(n, docEvery, hangEvery) {
+		jobs = append(jobs, &job{kind: j.Kind, body: j.Body, doc: j.Doc, want: j.Want})
 	}
 	return jobs
 }
