@@ -2,22 +2,16 @@ package app_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/openapitest"
+	"github.com/proofline/proofline/internal/webtest"
 	"github.com/proofline/proofline/webhook/webhooktest"
 )
 
@@ -78,158 +72,82 @@ func contractWebhooks(t *testing.T, doc *openapitest.Doc, cov *openapitest.Cover
 	}
 }
 
-// browser is a person's browser without JavaScript: it keeps cookies,
-// follows redirects on the server's own origin only, and posts forms.
+// browser is a person's browser without JavaScript (webtest.Browser): it
+// keeps cookies, follows redirects on the server's own origin only, and
+// posts forms.
 type browser struct {
-	t      *testing.T
-	direct string // the server's origin, behind the proxy
-	http   *http.Client
-	// The last answer: its status, body, path, and Location when it
-	// redirected off the server's origin (the return_url).
-	status         int
-	body, path     string
-	location       string
+	*webtest.Browser
+	// Where the one-time link sent the browser (open).
 	openedLocation string
 }
 
 func newBrowser(t *testing.T, direct string) *browser {
-	jar, _ := cookiejar.New(nil)
+	b := webtest.New(t, direct)
 	u, _ := url.Parse(direct)
-	return &browser{t: t, direct: direct, http: &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if req.URL.Host != u.Host {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}}}
+	b.HTTP.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Host != u.Host {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	return &browser{Browser: b}
 }
 
-func (b *browser) do(req *http.Request) {
-	b.t.Helper()
-	resp, err := b.http.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	b.status, b.body, b.path, b.location = resp.StatusCode, string(body), resp.Request.URL.Path, resp.Header.Get("Location")
-}
+// location is where the last answer redirected off the server's origin
+// (the return_url), or "".
+func (b *browser) location() string { return b.Resp.Header.Get("Location") }
 
 // open opens a one-time link (through the proxy, not followed), then the
 // page it sends the browser to, on the server. It returns the link's status.
 func (b *browser) open(link string) int {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, link, nil)
-	b.do(req)
-	st := b.status
-	b.openedLocation = b.location
+	b.T.Helper()
+	b.Get(link)
+	st := b.Status()
+	b.openedLocation = b.location()
 	if st == http.StatusSeeOther {
-		b.get(b.location)
+		b.Get(b.location())
 	}
 	return st
 }
 
-func (b *browser) get(path string) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, b.direct+path, nil)
-	b.do(req)
-}
-
-func (b *browser) post(path string, form url.Values) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.direct+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	b.do(req)
-}
-
-var (
-	pageCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-)
-
-func (b *browser) csrf() string {
-	b.t.Helper()
-	m := pageCSRF.FindStringSubmatch(b.body)
-	if m == nil {
-		b.t.Fatalf("no csrf token on %s (%d)", b.path, b.status)
-	}
-	return m[1]
-}
-
 // waitPast reloads the waiting page, as its meta refresh does, until the
-// flow moves on.
+// flow moves on (to a page, or off the server to the return_url).
 func (b *browser) waitPast() {
-	b.t.Helper()
-	for end := time.Now().Add(20 * time.Second); b.path == "/verify/wait" && b.location == ""; {
+	b.T.Helper()
+	for end := time.Now().Add(20 * time.Second); b.Path == "/verify/wait" && b.location() == ""; {
 		if time.Now().After(end) {
-			b.t.Fatal("still waiting")
+			b.T.Fatal("still waiting")
 		}
 		time.Sleep(50 * time.Millisecond)
-		b.get("/verify/wait")
+		b.Get("/verify/wait")
 	}
 }
 
-// document does the document step as the page's script does: each image
+// document does the document step as the page's script does (each image
 // encrypted under one key, bound to capture and side, uploaded to the
-// page's upload URL (base_url's: through the proxy).
+// page's upload URL: base_url's, through the proxy), then waits past it.
 func (b *browser) document(back string) {
-	b.t.Helper()
-	if b.path != "/verify/document" {
-		b.t.Fatalf("on %s, not the document step", b.path)
-	}
-	// The capture is made when the person starts uploading, as the page's
-	// script asks for it.
-	csrf := b.csrf()
-	b.post("/verify/capture", url.Values{"csrf_token": {csrf}})
-	var capture struct {
-		CaptureID string `json:"capture_id"`
-		Uploads   map[string]struct {
-			URL string `json:"url"`
-		} `json:"uploads"`
-	}
-	if b.status != http.StatusOK || json.Unmarshal([]byte(b.body), &capture) != nil || capture.CaptureID == "" {
-		b.t.Fatalf("capture: %d %s", b.status, b.body)
-	}
-	capID := capture.CaptureID
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	block, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCM(block)
-	form := url.Values{"csrf_token": {csrf}, "capture_id": {capID}, "encryption_key": {base64.StdEncoding.EncodeToString(key)}}
-	images := map[string][]byte{"front": []byte("front photo"), "back": []byte(back)}
-	for side, up := range capture.Uploads {
-		u := up.URL
-		iv := make([]byte, 12)
-		_, _ = rand.Read(iv)
-		req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(string(gcm.Seal(nil, iv, images[side], []byte(capID+"/"+side)))))
-		req.Header.Set("Content-Type", "application/octet-stream")
-		resp, err := b.http.Do(req)
-		if err != nil || resp.StatusCode != http.StatusNoContent {
-			b.t.Fatalf("upload %s: %v %v", side, err, resp)
-		}
-		resp.Body.Close()
-		form.Set(side+"_image_url", u)
-		form.Set(side+"_image_iv", base64.StdEncoding.EncodeToString(iv))
-	}
-	b.post("/verify/document", form)
+	b.T.Helper()
+	b.Document(map[string][]byte{"front": []byte("front photo"), "back": []byte(back)})
 	b.waitPast()
 }
 
 // phone does the phone step.
 func (b *browser) phone(number string) {
-	b.t.Helper()
-	if b.path != "/verify/phone" {
-		b.t.Fatalf("on %s, not the phone step", b.path)
+	b.T.Helper()
+	if b.Path != "/verify/phone" {
+		b.T.Fatalf("on %s, not the phone step", b.Path)
 	}
-	b.post("/verify/phone", url.Values{"csrf_token": {b.csrf()}, "phone": {number}})
+	b.Post("/verify/phone", url.Values{"csrf_token": {b.CSRF()}, "phone": {number}})
 	b.waitPast()
 }
 
 // backAt checks that the browser was sent to returnURL with the session id.
 func (b *browser) backAt(returnURL, id string) {
-	b.t.Helper()
-	u, err := url.Parse(b.location)
-	if err != nil || b.status != http.StatusSeeOther || !strings.HasPrefix(b.location, returnURL) || u.Query().Get("verification_session_id") != id {
-		b.t.Errorf("sent to %q (%d on %s), want %s with verification_session_id=%s", b.location, b.status, b.path, returnURL, id)
+	b.T.Helper()
+	u, err := url.Parse(b.location())
+	if err != nil || b.Status() != http.StatusSeeOther || !strings.HasPrefix(b.location(), returnURL) || u.Query().Get("verification_session_id") != id {
+		b.T.Errorf("sent to %q (%d on %s), want %s with verification_session_id=%s", b.location(), b.Status(), b.Path, returnURL, id)
 	}
 }
 

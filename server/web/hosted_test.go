@@ -19,6 +19,7 @@ import (
 
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/redistest"
+	"github.com/proofline/proofline/internal/webtest"
 	"github.com/proofline/proofline/seal"
 	"github.com/proofline/proofline/webhook/webhooktest"
 )
@@ -136,9 +137,9 @@ func (e *env) session(p *idp, person string, extra map[string]any) (string, stri
 
 // open follows the one-time url with the client (its own cookies).
 func (c *client) open(u string) {
-	c.t.Helper()
+	c.T.Helper()
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	c.do(req)
+	c.Do(req)
 }
 
 // forStores runs f on the memory store and on Redis.
@@ -241,21 +242,21 @@ func TestHostedLinkOnceAndExpiry(t *testing.T) {
 		tok := u.Query().Get("token")
 		bad := newClient(t, e)
 		bad.open(strings.Replace(link, tok, tok[:len(tok)-2]+"xx", 1))
-		if bad.resp.StatusCode != http.StatusNotFound {
-			t.Errorf("wrong token: %d", bad.resp.StatusCode)
+		if bad.Resp.StatusCode != http.StatusNotFound {
+			t.Errorf("wrong token: %d", bad.Resp.StatusCode)
 		}
 		c := newClient(t, e)
 		c.open(link)
-		if c.path != "/verify/document" {
-			t.Fatalf("first use: on %s (%d)", c.path, c.resp.StatusCode)
+		if c.Path != "/verify/document" {
+			t.Fatalf("first use: on %s (%d)", c.Path, c.Resp.StatusCode)
 		}
 		if st, v := e.api(idpKey, "GET", "/api/v1/verification-sessions/"+id, nil); st != 200 || v["status"] != "in_progress" || v["started_at"] == nil {
 			t.Errorf("after the link's use: %d %v", st, v)
 		}
 		for _, who := range []*client{newClient(t, e), c} {
 			who.open(link)
-			if who.resp.StatusCode != http.StatusGone || !strings.Contains(who.body, "already been used") {
-				t.Errorf("second use: %d", who.resp.StatusCode)
+			if who.Resp.StatusCode != http.StatusGone || !strings.Contains(who.Body, "already been used") {
+				t.Errorf("second use: %d", who.Resp.StatusCode)
 			}
 		}
 
@@ -271,8 +272,8 @@ func TestHostedLinkOnceAndExpiry(t *testing.T) {
 		}
 		c = newClient(t, e)
 		c.open(lateLink)
-		if c.resp.StatusCode != http.StatusGone {
-			t.Errorf("expired link: %d on %s", c.resp.StatusCode, c.path)
+		if c.Resp.StatusCode != http.StatusGone {
+			t.Errorf("expired link: %d on %s", c.Resp.StatusCode, c.Path)
 		}
 		got := p.hooks.WaitFor(t, waitLimit, "the expired webhook", func(r []webhooktest.Request) bool {
 			for _, x := range r {
@@ -311,18 +312,18 @@ func TestHostedPerPersonLimitAcrossFreshCookies(t *testing.T) {
 			c.open(link)
 			c.document([]byte("friendly_error: Blurry.\n"))
 			c.waitPast()
-			if c.path != "/verify/document" || !strings.Contains(c.body, "We could not verify your ID from these photos.") {
-				t.Fatalf("failed document %d: on %s", i+1, c.path)
+			if c.Path != "/verify/document" || !strings.Contains(c.Body, "We could not verify your ID from these photos.") {
+				t.Fatalf("failed document %d: on %s", i+1, c.Path)
 			}
 		}
 		third, link := e.session(p, person, nil)
 		c := newClient(t, e)
 		c.open(link)
-		if c.path == "/verify/document" {
+		if c.Path == "/verify/document" {
 			c.document([]byte(susanYAML))
 		}
-		if !strings.HasPrefix(c.resp.Request.URL.String(), p.back.URL+"/back") {
-			t.Fatalf("third session of the same person: on %s (%d), want back at the IdP", c.resp.Request.URL, c.resp.StatusCode)
+		if !strings.HasPrefix(c.Resp.Request.URL.String(), p.back.URL+"/back") {
+			t.Fatalf("third session of the same person: on %s (%d), want back at the IdP", c.Resp.Request.URL, c.Resp.StatusCode)
 		}
 		if st, v := e.api(idpKey, "GET", "/api/v1/verification-sessions/"+third, nil); st != 200 || v["status"] != "failed" || v["failure_reason"] != "attempt_limit" {
 			t.Errorf("third session: %d %v", st, v)
@@ -337,8 +338,8 @@ func TestHostedPerPersonLimitAcrossFreshCookies(t *testing.T) {
 		o.open(link)
 		o.document([]byte(susanYAML))
 		o.waitPast()
-		if o.path != "/verify/info" {
-			t.Errorf("another person is limited too: on %s", o.path)
+		if o.Path != "/verify/info" {
+			t.Errorf("another person is limited too: on %s", o.Path)
 		}
 	})
 }
@@ -360,8 +361,8 @@ func TestHostedCanceledMidFlow(t *testing.T) {
 		t.Errorf("second cancel: %d", st)
 	}
 	c.document([]byte(susanYAML))
-	if !strings.HasPrefix(c.resp.Request.URL.String(), p.back.URL+"/back") {
-		t.Fatalf("after cancel: on %s", c.resp.Request.URL)
+	if !strings.HasPrefix(c.Resp.Request.URL.String(), p.back.URL+"/back") {
+		t.Fatalf("after cancel: on %s", c.Resp.Request.URL)
 	}
 	got := p.hooks.WaitFor(t, waitLimit, "the canceled webhook", func(r []webhooktest.Request) bool { return len(r) >= 1 })
 	if ev := webhooktest.Verify(t, p.secret, got, false); ev[0].Type != "verification_session.canceled" {
@@ -394,16 +395,16 @@ func TestSessionCookieIsOnlyAnIDAndIsRevoked(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
 	c := newClient(t, e)
-	c.get("/")
-	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
+	c.Get("/")
+	c.Post("/verify/start", url.Values{"csrf_token": {c.CSRF()}})
 	c.document([]byte(susanYAML))
 	c.waitPast()
-	if c.path != "/verify/info" {
-		t.Fatalf("on %s", c.path)
+	if c.Path != "/verify/info" {
+		t.Fatalf("on %s", c.Path)
 	}
 	base, _ := url.Parse(e.base)
 	var stolen *http.Cookie
-	for _, ck := range c.http.Jar.Cookies(base) {
+	for _, ck := range c.HTTP.Jar.Cookies(base) {
 		if ck.Name == "proofline_session" {
 			stolen = ck
 		}
@@ -415,24 +416,24 @@ func TestSessionCookieIsOnlyAnIDAndIsRevoked(t *testing.T) {
 		t.Helper()
 		jar, _ := cookiejar.New(nil)
 		jar.SetCookies(base, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value, Path: "/"}})
-		thief := &client{t: t, e: e, http: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
-		thief.get("/verify/info")
-		if thief.path != "/" || strings.Contains(thief.body, "SUSAN") {
-			t.Errorf("%s: the old cookie still opens the session (on %s)", what, thief.path)
+		thief := &client{Browser: &webtest.Browser{T: t, HTTP: &http.Client{Jar: jar, Timeout: 20 * time.Second}, Base: e.base}, e: e}
+		thief.Get("/verify/info")
+		if thief.Path != "/" || strings.Contains(thief.Body, "SUSAN") {
+			t.Errorf("%s: the old cookie still opens the session (on %s)", what, thief.Path)
 		}
 	}
 	// Before: the copied cookie is the session.
 	jar, _ := cookiejar.New(nil)
 	jar.SetCookies(base, []*http.Cookie{stolen})
-	same := &client{t: t, e: e, http: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
-	same.get("/verify/info")
-	if same.path != "/verify/info" {
-		t.Fatalf("the cookie does not name the session: on %s", same.path)
+	same := &client{Browser: &webtest.Browser{T: t, HTTP: &http.Client{Jar: jar, Timeout: 20 * time.Second}, Base: e.base}, e: e}
+	same.Get("/verify/info")
+	if same.Path != "/verify/info" {
+		t.Fatalf("the cookie does not name the session: on %s", same.Path)
 	}
-	c.get("/")
-	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
-	if c.path != "/verify/document" {
-		t.Fatalf("start over: on %s", c.path)
+	c.Get("/")
+	c.Post("/verify/start", url.Values{"csrf_token": {c.CSRF()}})
+	if c.Path != "/verify/document" {
+		t.Fatalf("start over: on %s", c.Path)
 	}
 	replay("after Start over")
 }
@@ -447,8 +448,8 @@ func TestHostedSessionOutlivedSendsBack(t *testing.T) {
 	id, link := e.session(p, "person-late", nil)
 	c := newClient(t, e)
 	c.open(link)
-	if c.path != "/verify/document" {
-		t.Fatalf("on %s", c.path)
+	if c.Path != "/verify/document" {
+		t.Fatalf("on %s", c.Path)
 	}
 	var view map[string]any
 	end := time.Now().Add(waitLimit)
@@ -459,9 +460,9 @@ func TestHostedSessionOutlivedSendsBack(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		_, view = e.api(idpKey, "GET", "/api/v1/verification-sessions/"+id, nil)
 	}
-	c.get("/verify/document")
-	if !strings.HasPrefix(c.resp.Request.URL.String(), p.back.URL+"/back") || c.resp.Request.URL.Query().Get("verification_session_id") != id {
-		t.Fatalf("after the lifetime: on %s", c.resp.Request.URL)
+	c.Get("/verify/document")
+	if !strings.HasPrefix(c.Resp.Request.URL.String(), p.back.URL+"/back") || c.Resp.Request.URL.Query().Get("verification_session_id") != id {
+		t.Fatalf("after the lifetime: on %s", c.Resp.Request.URL)
 	}
 	got := p.hooks.WaitFor(t, waitLimit, "the expired webhook", func(r []webhooktest.Request) bool { return len(r) >= 1 })
 	if ev := webhooktest.Verify(t, p.secret, got, false); ev[0].Type != "verification_session.expired" {

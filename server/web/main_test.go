@@ -262,7 +262,7 @@ func (e *env) latency(kind, page string) time.Duration {
 }
 
 // testPNG is a small real PNG image.
-func testPNG(t *testing.T, seed uint8) []byte {
+func testPNG(t testing.TB, seed uint8) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 64, 40))
 	for y := 0; y < 40; y++ {

@@ -47,7 +47,7 @@ var uploadURLRE = regexp.MustCompile(`https?://[^"'\s]+/uploads/[0-9a-f]{32}/(?:
 // the last request answered: the page's HTML, or the capture's JSON.
 func (c *client) harvest() []string {
 	var urls []string
-	for _, u := range uploadURLRE.FindAllString(c.body, -1) {
+	for _, u := range uploadURLRE.FindAllString(c.Body, -1) {
 		urls = append(urls, html.UnescapeString(u))
 	}
 	var capture struct {
@@ -55,7 +55,7 @@ func (c *client) harvest() []string {
 			URL string `json:"url"`
 		} `json:"uploads"`
 	}
-	if json.Unmarshal([]byte(c.body), &capture) == nil {
+	if json.Unmarshal([]byte(c.Body), &capture) == nil {
 		for _, u := range capture.Uploads {
 			urls = append(urls, u.URL)
 		}
@@ -65,15 +65,15 @@ func (c *client) harvest() []string {
 
 // fill uploads size random bytes to each URL and counts the ones stored.
 func (c *client) fill(urls []string, size int) (stored int) {
-	c.t.Helper()
+	c.T.Helper()
 	junk := make([]byte, size)
 	_, _ = rand.Read(junk)
 	for _, u := range urls {
 		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(junk))
 		req.Header.Set("Content-Type", "application/octet-stream")
-		resp, err := c.http.Do(req)
+		resp, err := c.HTTP.Do(req)
 		if err != nil {
-			c.t.Fatal(err)
+			c.T.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusNoContent {
@@ -101,20 +101,20 @@ func TestAnonymousClientCannotFillTheDisk(t *testing.T) {
 	var busy bool
 	for range 6 { // fresh sessions
 		c := newClient(t, e)
-		c.get("/")
-		c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
+		c.Get("/")
+		c.Post("/verify/start", url.Values{"csrf_token": {c.CSRF()}})
 		for range 2 { // page loads, and captures, per session
-			c.get("/verify/document")
-			if c.path != "/verify/document" {
+			c.Get("/verify/document")
+			if c.Path != "/verify/document" {
 				continue
 			}
-			csrf := c.csrf()
+			csrf := c.CSRF()
 			c.fill(c.harvest(), maxImage-16)
-			c.post("/verify/capture", url.Values{"csrf_token": {csrf}})
-			if c.resp.StatusCode == http.StatusTooManyRequests {
+			c.Post("/verify/capture", url.Values{"csrf_token": {csrf}})
+			if c.Resp.StatusCode == http.StatusTooManyRequests {
 				refused++
-				c.get("/verify/busy")
-				busy = busy || (c.resp.StatusCode == http.StatusTooManyRequests && strings.Contains(c.body, `id="busy"`))
+				c.Get("/verify/busy")
+				busy = busy || (c.Resp.StatusCode == http.StatusTooManyRequests && strings.Contains(c.Body, `id="busy"`))
 				continue
 			}
 			c.fill(c.harvest(), maxImage-16)
@@ -143,24 +143,24 @@ func TestOneLiveCapturePerSession(t *testing.T) {
 		c.WebMaxUploadsPerIP = 0 // the per-session bound alone
 	})
 	c := newClient(t, e)
-	c.get("/")
-	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
-	c.get("/verify/document")
-	csrf := c.csrf()
+	c.Get("/")
+	c.Post("/verify/start", url.Values{"csrf_token": {c.CSRF()}})
+	c.Get("/verify/document")
+	csrf := c.CSRF()
 	base, _ := url.Parse(e.base)
-	before := c.http.Jar.Cookies(base)
+	before := c.HTTP.Jar.Cookies(base)
 	for range 5 {
-		c.get("/verify/document")
+		c.Get("/verify/document")
 		c.fill(c.harvest(), maxImage-16)
-		c.post("/verify/capture", url.Values{"csrf_token": {csrf}})
+		c.Post("/verify/capture", url.Values{"csrf_token": {csrf}})
 		c.fill(c.harvest(), maxImage-16)
 	}
 	if stored, _ := storedBytes(t, e.dataDir); stored > 2*maxImage || stored == 0 {
 		t.Errorf("one session holds %d bytes after five page loads and captures; one capture is at most %d", stored, 2*maxImage)
 	}
 	// The cookie of before the captures names the same session.
-	c.http.Jar.SetCookies(base, before)
-	c.post("/verify/capture", url.Values{"csrf_token": {csrf}})
+	c.HTTP.Jar.SetCookies(base, before)
+	c.Post("/verify/capture", url.Values{"csrf_token": {csrf}})
 	c.fill(c.harvest(), maxImage-16)
 	if stored, _ := storedBytes(t, e.dataDir); stored > 2*maxImage || stored == 0 {
 		t.Errorf("after a capture with a replayed cookie, %d bytes stored; one capture is at most %d", stored, 2*maxImage)
@@ -174,10 +174,10 @@ func TestUploadsInFlightBounded(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
 	c := newClient(t, e)
-	c.get("/")
-	c.post("/verify/start", url.Values{"csrf_token": {c.csrf()}})
-	c.get("/verify/document")
-	_, uploads := c.capture()
+	c.Get("/")
+	c.Post("/verify/start", url.Values{"csrf_token": {c.CSRF()}})
+	c.Get("/verify/document")
+	_, uploads := c.Capture()
 	front := uploads["front"].URL
 
 	const n = 8

@@ -4,15 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"regexp"
@@ -25,7 +20,7 @@ import (
 	"github.com/proofline/proofline/internal/chaos"
 	"github.com/proofline/proofline/internal/fleettest"
 	"github.com/proofline/proofline/internal/redistest"
-	"github.com/proofline/proofline/server/web"
+	"github.com/proofline/proofline/internal/webtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(chaos.Main(m)) }
@@ -41,105 +36,22 @@ const (
 	httpShutdown = 10 * time.Second
 )
 
-// person is a browser without JavaScript on the web flow, as the
-// server/web no-JavaScript tests drive it.
-type person struct {
-	t    *testing.T
-	http *http.Client
-	body string
-	path string
-}
+// person is a browser without JavaScript on the web flow (webtest.Browser).
+type person struct{ *webtest.Browser }
 
-var (
-	csrfRE   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	eventsRE = regexp.MustCompile(`data-events-url="([^"]+)"`)
-)
-
-func (p *person) do(req *http.Request) {
-	p.t.Helper()
-	resp, err := p.http.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	p.body, p.path = string(b), resp.Request.URL.Path
-}
-
-func (p *person) get(u string) {
-	p.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	p.do(req)
-}
-
-func (p *person) post(u string, form url.Values) {
-	p.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	p.do(req)
-}
-
-func (p *person) csrf() string {
-	p.t.Helper()
-	m := csrfRE.FindStringSubmatch(p.body)
-	if m == nil {
-		p.t.Fatalf("no csrf token on %s", p.path)
-	}
-	return m[1]
-}
+var eventsRE = regexp.MustCompile(`data-events-url="([^"]+)"`)
 
 // startDocument runs the flow on origin up to the waiting page of a
 // document job and returns the page's events URL (server-sent events).
 func (p *person) startDocument(origin string) string {
-	p.t.Helper()
-	p.get(origin + "/")
-	p.post(origin+"/verify/start", url.Values{"csrf_token": {p.csrf()}})
-	if p.path != "/verify/document" {
-		p.t.Fatalf("on %s", p.path)
-	}
-	// The capture is made when the person starts uploading, as the page's
-	// script asks for it.
-	csrf := p.csrf()
-	p.post(origin+"/verify/capture", url.Values{"csrf_token": {csrf}})
-	var capture struct {
-		CaptureID string `json:"capture_id"`
-		Uploads   map[string]struct {
-			URL string `json:"url"`
-		} `json:"uploads"`
-	}
-	if err := json.Unmarshal([]byte(p.body), &capture); err != nil || capture.CaptureID == "" {
-		p.t.Fatalf("capture: %v %s", err, p.body)
-	}
-	captureID := capture.CaptureID
-	form := url.Values{"csrf_token": {csrf}}
-	form.Set("capture_id", captureID)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	form.Set("encryption_key", base64.StdEncoding.EncodeToString(key))
-	block, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCM(block)
-	for side, up := range capture.Uploads {
-		u := up.URL
-		iv := make([]byte, 12)
-		_, _ = rand.Read(iv)
-		var aad []byte
-		if web.BindImageAAD {
-			aad = web.ImageAAD(captureID, side)
-		}
-		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(gcm.Seal(nil, iv, []byte(side+" image"), aad)))
-		req.Header.Set("Content-Type", "application/octet-stream")
-		resp, err := p.http.Do(req)
-		if err != nil || resp.StatusCode != http.StatusNoContent {
-			p.t.Fatalf("upload %s: %v %v", side, err, resp)
-		}
-		resp.Body.Close()
-		form.Set(side+"_image_url", u)
-		form.Set(side+"_image_iv", base64.StdEncoding.EncodeToString(iv))
-	}
-	p.post(origin+"/verify/document", form)
-	m := eventsRE.FindStringSubmatch(p.body)
-	if p.path != "/verify/wait" || m == nil {
-		p.t.Fatalf("not waiting: on %s", p.path)
+	p.T.Helper()
+	p.Base = origin
+	p.Get("/")
+	p.Post("/verify/start", url.Values{"csrf_token": {p.CSRF()}})
+	p.Document(map[string][]byte{"front": []byte("front image"), "back": []byte("back image")})
+	m := eventsRE.FindStringSubmatch(p.Body)
+	if p.Path != "/verify/wait" || m == nil {
+		p.T.Fatalf("not waiting: on %s", p.Path)
 	}
 	return html.UnescapeString(m[1])
 }
@@ -150,7 +62,7 @@ func (p *person) startDocument(origin string) string {
 func (p *person) events(ctx context.Context, u string, opened chan<- struct{}) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	// No client timeout: the stream lasts until the outcome.
-	c := &http.Client{Jar: p.http.Jar}
+	c := &http.Client{Jar: p.HTTP.Jar}
 	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
@@ -244,13 +156,11 @@ func TestRollingRestart(t *testing.T) {
 	}
 
 	// A person waits on server 0 (the one to restart) with push.
-	jar, _ := cookiejar.New(nil)
-	pers := &person{t: t, http: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
+	pers := &person{webtest.New(t, "")}
 	eventsPath := pers.startDocument(servers[0].URL())
 	// A second person, whose page comes back only long after the deadline
 	// (a laptop waking up).
-	jar2, _ := cookiejar.New(nil)
-	late := &person{t: t, http: &http.Client{Jar: jar2, Timeout: 20 * time.Second}}
+	late := &person{webtest.New(t, "")}
 	lateEvents := late.startDocument(servers[1].URL())
 	lateDeadline := time.Now().Add(jobTimeout * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -270,7 +180,7 @@ func TestRollingRestart(t *testing.T) {
 		// With the outcome, the page loads the waiting page again, which
 		// moves on.
 		moveOn := func(d string) streamEnd {
-			resp, err := pers.http.Get(f.LB.URL() + "/verify/wait")
+			resp, err := pers.HTTP.Get(f.LB.URL() + "/verify/wait")
 			if err != nil {
 				return streamEnd{d, err, ""}
 			}
