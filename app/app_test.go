@@ -229,7 +229,9 @@ func (e *env) start(kind string, body any) string {
 
 func (e *env) proof(kind string, body any) map[string]any {
 	e.t.Helper()
-	out := e.waitOutcome(e.start(kind, body), 10*time.Second)
+	// Within half the job's 60 s: on a machine busy with other builds a job
+	// through the trust tests' rewriting hop took more than 10 s.
+	out := e.waitOutcome(e.start(kind, body), 30*time.Second)
 	if out["status"] != "done" {
 		e.t.Fatalf("outcome %v", out)
 	}
