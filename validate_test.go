@@ -59,12 +59,17 @@ func TestNormalizeZipcode(t *testing.T) {
 // are removed.
 func TestNormalizePhone(t *testing.T) {
 	t.Parallel()
+	for in, want := range map[string]string{"(909) 555-0199": "9095550199", "+1 800 000 0000": "8000000000"} { // every digit, 0 to 9
+		if got, ok := proofline.NormalizePhone(in); !ok || got != want {
+			t.Errorf("NormalizePhone(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
 	for _, in := range []string{"7035550100", "703-555-0100", "(703) 555.0100", "+1 703 555 0100", "1-703-555-0100", "17035550100"} {
 		if got, ok := proofline.NormalizePhone(in); !ok || got != "7035550100" {
 			t.Errorf("NormalizePhone(%q) = %q, %v", in, got, ok)
 		}
 	}
-	for _, in := range []string{"", "555-0100", "27035550100", "+44 20 7946 0958", "703555010x", "703/555/0100", "1 1 703 555 0100"} {
+	for _, in := range []string{"", "555-0100", "27035550100", "+44 20 7946 0958", "703555010x", "703/555/0100", "703:555:0100", "1 1 703 555 0100"} {
 		if got, ok := proofline.NormalizePhone(in); ok {
 			t.Errorf("NormalizePhone(%q) accepted as %q", in, got)
 		}
