@@ -36,6 +36,9 @@ func TestDocumentIdentityRules(t *testing.T) {
 	if got := (*proofline.DocumentPII)(nil).MissingIdentity(now); len(got) != len(proofline.IdentityFields) {
 		t.Errorf("nil document lacks %v", got)
 	}
+	if (*proofline.DocumentPII)(nil).ExpiredBefore(now) {
+		t.Error("a result without document PII counts as an expired ID")
+	}
 	for exp, want := range map[string]bool{
 		"2026-11-30": true, "1999-01-01": true, "2026-12-01": false, " 2026-12-01 ": false, "2027-01-01": false,
 		"": false, "someday": false, "11/30/2026": false,
