@@ -641,3 +641,118 @@ func TestReadLimits(t *testing.T) {
 		t.Errorf("Read of a directory: %v", err)
 	}
 }
+
+// TestPresignRefuses: no upload URL is signed for a malformed key or for a
+// limit of zero bytes or less.
+func TestPresignRefuses(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const id = "0123456789abcdef0123456789abcdef"
+	exp := time.Now().Add(time.Minute)
+	for _, max := range []int64{0, -1} {
+		if up, err := f.driver.PresignUpload(t.Context(), id+"/front", exp, max); err == nil {
+			t.Errorf("maxBytes %d signed: %s", max, up.URL)
+		}
+	}
+	for _, key := range []string{"../" + id + "/front", id + "/passport", id} {
+		if up, err := f.driver.PresignUpload(t.Context(), key, exp, 10); err == nil {
+			t.Errorf("key %q signed: %s", key, up.URL)
+		}
+	}
+	if up, err := f.driver.PresignUpload(t.Context(), id+"/front", exp, 1); err != nil || !strings.Contains(up.URL, "&max=1&") {
+		t.Errorf("a 1-byte limit: %q, %v", up.URL, err)
+	}
+}
+
+// TestKeyFromURLLength: an object URL of up to 4096 bytes maps to its key;
+// one byte more is foreign, whatever it holds.
+func TestKeyFromURLLength(t *testing.T) {
+	t.Parallel()
+	d, err := New(Options{Dir: t.TempDir(), BaseURL: "http://localhost:8080", SigningKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "0123456789abcdef0123456789abcdef"
+	base := "http://localhost:8080/uploads/" + id + "/front?signature="
+	at := base + strings.Repeat("0", maxURLLen-len(base))
+	if key, err := d.KeyFromURL(at); err != nil || key != id+"/front" {
+		t.Errorf("a %d-byte URL: %q, %v", len(at), key, err)
+	}
+	if _, err := d.KeyFromURL(at + "0"); !errors.Is(err, blobstore.ErrForeignURL) {
+		t.Errorf("a %d-byte URL: %v, want ErrForeignURL", len(at)+1, err)
+	}
+}
+
+// TestUploadBodyForms: "Content-Encoding: identity" is no encoding and is
+// accepted; an upload of exactly the signed limit is stored; an empty
+// chunked body is refused as empty, by name, and stores nothing.
+func TestUploadBodyForms(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	c := f.capture(t)
+	body := randomBytes(t, 100)
+	if status, resp, _ := f.put(t, c.Uploads[blobstore.SideFront].URL, body, putOpts{headers: map[string]string{"Content-Encoding": "identity"}}); status != http.StatusNoContent {
+		t.Errorf("identity encoding: %d %q, want 204", status, resp)
+	}
+	if status, resp, _ := f.put(t, c.Uploads[blobstore.SideBack].URL, randomBytes(t, testMaxBytes), putOpts{chunked: true}); status != http.StatusNoContent {
+		t.Errorf("chunked upload of exactly the limit: %d %q, want 204", status, resp)
+	}
+	status, resp, _ := f.put(t, c.Uploads[blobstore.SideSelfie].URL, []byte{}, putOpts{chunked: true})
+	if status != http.StatusBadRequest || !strings.Contains(resp, "empty body") {
+		t.Errorf("empty chunked body: %d %q, want 400 empty body", status, resp)
+	}
+	if _, err := f.store.Read(t.Context(), blobstore.Key(c.ID, blobstore.SideSelfie), 0); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("empty body stored: %v", err)
+	}
+}
+
+// vanishingBody is an upload body that, once read to its end, removes every
+// temporary file of the store (a sweep racing a stalled upload).
+type vanishingBody struct {
+	r   io.Reader
+	dir string
+}
+
+func (v *vanishingBody) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	if err == io.EOF {
+		tmps, _ := os.ReadDir(filepath.Join(v.dir, tmpDir))
+		for _, e := range tmps {
+			_ = os.Remove(filepath.Join(v.dir, tmpDir, e.Name()))
+		}
+	}
+	return n, err
+}
+
+// TestUploadTempFileGone: an upload whose temporary file disappears before it
+// is moved into place fails after a bounded number of retries with a 500,
+// logs why, and leaves no object behind.
+func TestUploadTempFileGone(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	c := f.capture(t)
+	u, _ := url.Parse(c.Uploads[blobstore.SideFront].URL)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPut, u.RequestURI(), &vanishingBody{r: strings.NewReader("ciphertext"), dir: f.dir})
+	req.Header.Set("Content-Type", "application/octet-stream")
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.driver.UploadHandler().ServeHTTP(rec, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upload keeps retrying")
+	}
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), f.dir) {
+		t.Errorf("status %d %q, want 500 without the path", rec.Code, rec.Body)
+	}
+	if !strings.Contains(f.logs.String(), "upload not stored") {
+		t.Errorf("no log line says the upload was not stored: %s", f.logs)
+	}
+	if _, err := f.store.Read(t.Context(), blobstore.Key(c.ID, blobstore.SideFront), 0); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("object after a failed upload: %v", err)
+	}
+	f.assertEmpty(t)
+}

@@ -2,12 +2,19 @@ package s3blob_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,6 +306,215 @@ func TestSweepTouchesOnlyImagesUnderThePrefix(t *testing.T) {
 	for _, k := range others {
 		if _, err := cl.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
 			t.Errorf("%s was swept: %v", k, err)
+		}
+	}
+}
+
+// offline returns a driver for a path-style endpoint nothing listens on:
+// presigning is local, so nothing is contacted.
+func offline(t *testing.T, pfx string, creds aws.CredentialsProvider, now func() time.Time) (*s3blob.Driver, error) {
+	t.Helper()
+	cfg := aws.Config{Region: "us-east-1", Credentials: creds}
+	return s3blob.New(s3blob.Options{Client: s3blob.NewClient(cfg, "http://127.0.0.1:9"), Bucket: "images", Prefix: pfx, Now: now})
+}
+
+var staticCreds = credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")
+
+// TestPrefixes: a key prefix is empty or segments of [a-zA-Z0-9._-] each
+// ending in '/', at most 256 bytes; no empty, "." or ".." segment, no other
+// character (the neighbours of each allowed range included).
+func TestPrefixes(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("p", 255) + "/"
+	for _, p := range []string{"", "a/", "z/", "A/", "Z/", "0/", "9/", "-/", "_/", ".a/", "a.b/", "azAZ09-_./", "doc-capture/2030/", long} {
+		if _, err := offline(t, p, staticCreds, nil); err != nil {
+			t.Errorf("prefix %q refused: %v", p, err)
+		}
+	}
+	for _, p := range []string{
+		"a", "/", "//", "a//", "/a/", "./", "../", "a/../", "a/./", "p" + long,
+		"`/", "{/", "@/", "[/", "//", ":/", " /", "a b/", "a\x00/", "é/", "a%2F/", "a\\/", "a?/", "a#/",
+	} {
+		if _, err := offline(t, p, staticCreds, nil); err == nil {
+			t.Errorf("prefix %q accepted", p)
+		}
+	}
+	if _, err := s3blob.New(s3blob.Options{Client: srv.Client()}); err == nil {
+		t.Error("no bucket accepted")
+	}
+	if _, err := s3blob.New(s3blob.Options{Bucket: "images"}); err == nil {
+		t.Error("no client accepted")
+	}
+}
+
+// policy decodes the POST policy of u.
+func policy(t *testing.T, u blobstore.Upload) (expiration string, conditions []any) {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(u.Fields["policy"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Expiration string `json:"expiration"`
+		Conditions []any  `json:"conditions"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Expiration, p.Conditions
+}
+
+// TestPresignBounds: a POST policy is signed only for a well-formed key, a
+// limit of at least one byte, and an expiry from one second to seven days
+// away (whole seconds, never later than asked); the policy binds the size
+// range 1..limit and the expiry.
+func TestPresignBounds(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	d, err := offline(t, prefix, staticCreds, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "0123456789abcdef0123456789abcdef/front"
+	for _, exp := range []time.Time{now.Add(time.Second), now.Add(1500 * time.Millisecond), now.Add(7 * 24 * time.Hour), now.Add(7*24*time.Hour + 999*time.Millisecond)} {
+		u, err := d.PresignUpload(t.Context(), key, exp, 1)
+		if err != nil {
+			t.Errorf("expiry %v away refused: %v", exp.Sub(now), err)
+			continue
+		}
+		expiration, conds := policy(t, u)
+		if want := exp.Truncate(time.Second).Format("2006-01-02T15:04:05.000Z"); expiration != want {
+			t.Errorf("expiry %v away: policy expires %s, want %s", exp.Sub(now), expiration, want)
+		}
+		if !slices.ContainsFunc(conds, func(c any) bool { return fmt.Sprint(c) == "[content-length-range 1 1]" }) {
+			t.Errorf("policy conditions %v lack the size range", conds)
+		}
+	}
+	for _, exp := range []time.Time{now, now.Add(999 * time.Millisecond), now.Add(-time.Hour), now.Add(7*24*time.Hour + time.Second)} {
+		if _, err := d.PresignUpload(t.Context(), key, exp, 1); err == nil {
+			t.Errorf("expiry %v away signed", exp.Sub(now))
+		}
+	}
+	for _, max := range []int64{0, -1} {
+		if _, err := d.PresignUpload(t.Context(), key, now.Add(time.Minute), max); err == nil {
+			t.Errorf("limit %d signed", max)
+		}
+	}
+	for _, bad := range []string{"../" + key, "0123456789abcdef0123456789abcdef/passport", "0123456789abcdef0123456789abcdef"} {
+		if _, err := d.PresignUpload(t.Context(), bad, now.Add(time.Minute), 1); err == nil {
+			t.Errorf("key %q signed", bad)
+		}
+	}
+}
+
+// TestSessionToken: with temporary credentials the session token is both a
+// form field and a policy condition (S3 refuses it otherwise); with
+// long-lived credentials neither appears.
+func TestSessionToken(t *testing.T) {
+	t.Parallel()
+	const key = "0123456789abcdef0123456789abcdef/back"
+	exp := time.Now().Add(time.Minute)
+	for token, want := range map[string]bool{"": false, "FwoGZXIvYXdzEXAMPLETOKEN": true} {
+		d, err := offline(t, prefix, credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", token), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := d.PresignUpload(t.Context(), key, exp, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, has := u.Fields["x-amz-security-token"]
+		_, conds := policy(t, u)
+		inPolicy := slices.ContainsFunc(conds, func(c any) bool {
+			m, ok := c.(map[string]any)
+			return ok && m["x-amz-security-token"] != nil
+		})
+		if has != want || inPolicy != want || (want && u.Fields["x-amz-security-token"] != token) {
+			t.Errorf("token %q: field %v (%q), condition %v", token, has, u.Fields["x-amz-security-token"], inPolicy)
+		}
+	}
+}
+
+// TestMissingBucket: a bucket that does not exist is a broken deployment,
+// not a missing image: Read is unavailable (a job retries), not not-found.
+func TestMissingBucket(t *testing.T) {
+	t.Parallel()
+	s := blobstore.New(newDriver(t, "no-such-bucket-"+strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), prefix, nil), blobstore.Options{})
+	_, err := s.Read(ctx(t), "0123456789abcdef0123456789abcdef/front", 0)
+	if proofline.ErrorCode(err) != proofline.EUNAVAILABLE || errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("Read from a missing bucket: %v, want unavailable", err)
+	}
+}
+
+// countingTransport counts the response body bytes the client reads.
+type countingTransport struct{ n atomic.Int64 }
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		resp.Body = countingBody{resp.Body, &c.n}
+	}
+	return resp, err
+}
+
+// TestOversizedNotDownloaded: an object longer than the caller allows is
+// refused from its length alone: none of its body is read.
+func TestOversizedNotDownloaded(t *testing.T) {
+	t.Parallel()
+	bucket := srv.NewBucket(t)
+	const key = "0123456789abcdef0123456789abcdef/selfie"
+	if _, err := srv.Client().PutObject(ctx(t), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + key), Body: strings.NewReader(strings.Repeat("x", 100))}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &countingTransport{}
+	cfg := srv.Config()
+	cfg.HTTPClient = &http.Client{Transport: tr}
+	d, err := s3blob.New(s3blob.Options{Client: s3blob.NewClient(cfg, srv.Endpoint()), Bucket: bucket, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := blobstore.New(d, blobstore.Options{})
+	if _, err := s.Read(ctx(t), key, 10); !errors.Is(err, blobstore.ErrTooLarge) {
+		t.Fatalf("Read over the limit: %v", err)
+	}
+	if n := tr.n.Load(); n != 0 {
+		t.Errorf("read %d bytes of an object refused for its length", n)
+	}
+	if b, err := s.Read(ctx(t), key, 100); err != nil || len(b) != 100 {
+		t.Errorf("Read at the limit: %d bytes, %v", len(b), err)
+	}
+}
+
+// TestBare404IsNotFound: an S3-compatible server that answers a missing
+// object with a bare 404 (no S3 error document) means a missing image; a
+// bare 500 does not.
+func TestBare404IsNotFound(t *testing.T) {
+	t.Parallel()
+	for status, code := range map[int]string{http.StatusNotFound: proofline.ENOTFOUND, http.StatusInternalServerError: proofline.EUNAVAILABLE} {
+		fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, "<html>no</html>")
+		}))
+		defer fake.Close()
+		cfg := aws.Config{Region: "us-east-1", Credentials: staticCreds, RetryMaxAttempts: 1}
+		d, err := s3blob.New(s3blob.Options{Client: s3blob.NewClient(cfg, fake.URL), Bucket: "images", Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = blobstore.New(d, blobstore.Options{}).Read(ctx(t), "0123456789abcdef0123456789abcdef/front", 0)
+		if proofline.ErrorCode(err) != code {
+			t.Errorf("bare %d: %v (%T), want %s", status, err, errors.Unwrap(err), code)
 		}
 	}
 }
