@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/proofline/proofline/resultstore"
@@ -51,6 +52,29 @@ func TestMemoryJanitorSweeps(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// Left at its default, the janitor returns the memory of expired entries
+// every 30 seconds: not before, and not never.
+func TestMemoryDefaultJanitorSweepsEvery30Seconds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		d := resultstore.NewMemory(resultstore.MemoryOptions{})
+		defer d.Close()
+		if err := d.Create(context.Background(), "k", []byte("v"), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30*time.Second - time.Nanosecond)
+		synctest.Wait()
+		if n := d.Len(); n != 1 {
+			t.Fatalf("Len = %d before 30 s, want 1 (no sweep yet)", n)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if n := d.Len(); n != 0 {
+			t.Fatalf("Len = %d at 30 s, want 0 (swept)", n)
+		}
+	})
 }
 
 func TestMemorySweep(t *testing.T) {

@@ -83,6 +83,24 @@ func RunRecordsTests(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("LongestIDAndEveryCharacter", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		r := resultstore.NewRecords(e.d, e.ring, "test")
+		// 128 characters, the longest id, using the ends of every range.
+		long := strings.Repeat("azAZ09_-", 16)
+		must(t, r.Create(e.ctx, long, recordDoc{Name: marker, Count: 128}, time.Minute))
+		var got recordDoc
+		v, err := r.Get(e.ctx, long, &got)
+		must(t, err)
+		if got.Count != 128 {
+			t.Fatalf("Get = %+v", got)
+		}
+		must(t, r.Replace(e.ctx, long, v, recordDoc{Count: 129}, time.Minute))
+		must(t, r.Delete(e.ctx, long))
+		WantCode(t, r.Delete(e.ctx, long), proofline.ENOTFOUND)
+	})
+
 	t.Run("Expiry", func(t *testing.T) {
 		t.Parallel()
 		e := h.setup(t)

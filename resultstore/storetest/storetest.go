@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -668,6 +669,41 @@ func RunStoreTests(t *testing.T, h Harness) {
 		}
 		if n := cd.calls.Load(); n != 0 {
 			t.Fatalf("invalid input reached the driver %d times", n)
+		}
+	})
+
+	t.Run("TraceIDAndTenantUpTo256Bytes", func(t *testing.T) {
+		t.Parallel()
+		e := h.setup(t)
+		cd := &countingDriver{Driver: e.d}
+		st := resultstore.New(cd, e.ring, resultstore.Options{Now: e.now})
+		// 256 bytes of each is kept as given.
+		p := NewPending(e.now(), time.Minute)
+		p.TraceID = strings.Repeat("t", 256)
+		p.Tenant = strings.Repeat("n", 256)
+		must(t, st.CreatePending(e.ctx, p))
+		rec, err := st.Lookup(e.ctx, p.ResultID)
+		must(t, err)
+		if rec.TraceID != p.TraceID || rec.Tenant != p.Tenant {
+			t.Fatalf("trace id %d bytes, tenant %d bytes read back; want 256 each", len(rec.TraceID), len(rec.Tenant))
+		}
+		// One byte more is refused, naming the field, before the driver.
+		before := cd.calls.Load()
+		for field, mutate := range map[string]func(*resultstore.Pending){
+			"trace_id": func(p *resultstore.Pending) { p.TraceID = strings.Repeat("t", 257) },
+			"tenant":   func(p *resultstore.Pending) { p.Tenant = strings.Repeat("n", 257) },
+		} {
+			q := NewPending(e.now(), time.Minute)
+			mutate(&q)
+			err := st.CreatePending(e.ctx, q)
+			WantCode(t, err, proofline.EINVALID)
+			var pe *proofline.Error
+			if errors.As(err, &pe); pe.Field != field {
+				t.Errorf("Field = %q, want %q", pe.Field, field)
+			}
+		}
+		if n := cd.calls.Load() - before; n != 0 {
+			t.Fatalf("a refused record reached the driver %d times", n)
 		}
 	})
 

@@ -89,6 +89,51 @@ func Run(t *testing.T, newDriver func(t *testing.T) attempts.Driver) {
 		t.Fatalf("still limited after the window: %v", last)
 	})
 
+	t.Run("a refusal forgets no used attempt", func(t *testing.T) {
+		t.Parallel()
+		l := limiter(t, 1, 0, time.Hour)
+		p := attempts.Subject{PersonID: "p"}
+		id := proofline.NewResultID()
+		k, err := l.Reserve(ctx, p, id, soon())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Finish(ctx, k, id, true)
+		// Asking again and again does not wear the used attempt away.
+		for i := range 3 {
+			if _, err := l.Reserve(ctx, p, proofline.NewResultID(), soon()); proofline.ErrorCode(err) != proofline.ELIMIT {
+				t.Fatalf("attempt %d after the used one: %v, want ELIMIT", i+1, err)
+			}
+		}
+	})
+
+	t.Run("the driver answers each call", func(t *testing.T) {
+		t.Parallel()
+		// The Driver contract itself, as the Limiter relies on it: a slot
+		// is taken below the maximum and refused at it, a release frees
+		// it, a consumed attempt holds it, and no call reports an error.
+		d := newDriver(t)
+		const key = "person:0123456789abcdef"
+		a, b, c := proofline.NewResultID(), proofline.NewResultID(), proofline.NewResultID()
+		reserve := func(id string, want bool) {
+			t.Helper()
+			ok, err := d.Reserve(ctx, key, id, soon(), 1, time.Hour)
+			if err != nil || ok != want {
+				t.Fatalf("Reserve = %v, %v; want %v, nil", ok, err, want)
+			}
+		}
+		reserve(a, true)
+		reserve(b, false)
+		if err := d.Finish(ctx, key, a, false, time.Hour); err != nil {
+			t.Fatalf("Finish (released): %v", err)
+		}
+		reserve(b, true)
+		if err := d.Finish(ctx, key, b, true, time.Hour); err != nil {
+			t.Fatalf("Finish (consumed): %v", err)
+		}
+		reserve(c, false)
+	})
+
 	t.Run("a refused subject leaks no slot of the other", func(t *testing.T) {
 		t.Parallel()
 		l := limiter(t, 2, 1, time.Hour)
