@@ -14,8 +14,14 @@ import (
 // api sends an authenticated JSON API request and returns the status and body.
 func (f *fixture) api(method, path, ctype, body string) (int, http.Header, string) {
 	f.t.Helper()
+	return f.apiAs(apiKey, method, path, ctype, body)
+}
+
+// apiAs sends a JSON API request with key.
+func (f *fixture) apiAs(key, method, path, ctype, body string) (int, http.Header, string) {
+	f.t.Helper()
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -174,17 +180,7 @@ func TestOutcomeLifecycle(t *testing.T) {
 		}
 	}
 
-	f.cap.mu.Lock()
-	env := f.cap.envs[st.ResultID]
-	f.cap.mu.Unlock()
-	c, _ := proofline.NewClaimant(env)
-	if code, answer := f.claim(env.Kind, env.ResultID, tokens[env.Kind], "application/json", c.Body()); code != 200 {
-		t.Fatalf("claim: %d %s", code, answer)
-	} else if key, err := c.Open(answer); err != nil {
-		t.Fatal(err)
-	} else if p, err := env.Open(key); err != nil {
-		t.Fatal(err)
-	} else if code := f.post(cb{id: st.ResultID, token: tokens[env.Kind], secret: p.CallbackSecret}); code != 204 {
+	if code := f.post(cb{id: st.ResultID, token: tokens[proofline.KindAddress], secret: f.claimed(f.envelope(st.ResultID))}); code != 204 {
 		t.Fatalf("callback: %d", code)
 	}
 	start := time.Now()
@@ -236,4 +232,16 @@ func TestDocumentCaptureCreated(t *testing.T) {
 	if status != 201 || json.Unmarshal([]byte(b), &c) != nil || c.CaptureID == "" || len(c.Uploads) == 0 || !c.ExpiresAt.After(time.Now()) {
 		t.Fatalf("capture: %d %s", status, b)
 	}
+}
+
+// envelope is the envelope the job id was dispatched with.
+func (f *fixture) envelope(id string) *proofline.Envelope {
+	f.t.Helper()
+	f.cap.mu.Lock()
+	defer f.cap.mu.Unlock()
+	env := f.cap.envs[id]
+	if env == nil {
+		f.t.Fatalf("job %s was not dispatched", id)
+	}
+	return env
 }
