@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/proofing"
@@ -221,8 +223,19 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // fieldName maps a JSON path like "applicant.dob" to the field name errors
-// use: applicant fields are named as the applicant field is (dob).
+// use: applicant fields are named as the applicant field is (dob). An
+// embedded struct's fields (proofing.Attempt's person_id, client_ip) come
+// with the struct's Go name in front ("Attempt.person_id"), which no request
+// spells: it is dropped. The API's JSON names are snake_case, so a leading
+// segment that starts with a capital letter is such a Go name.
 func fieldName(path string) string {
+	for {
+		head, rest, ok := strings.Cut(path, ".")
+		if first, _ := utf8.DecodeRuneInString(head); !ok || !unicode.IsUpper(first) {
+			break
+		}
+		path = rest
+	}
 	if f, ok := strings.CutPrefix(path, "applicant."); ok {
 		return f
 	}

@@ -76,6 +76,13 @@ type fixture struct {
 
 func setup(t testing.TB, redis bool) *fixture {
 	t.Helper()
+	return setupWith(t, redis, nil)
+}
+
+// setupWith is setup with the service's and the server's options changed
+// by mut before they are used.
+func setupWith(t testing.TB, redis bool, mut func(*proofing.Options, *server.Options)) *fixture {
+	t.Helper()
 	k, _ := seal.Generate("k1")
 	ring, _ := seal.NewKeyRing(k)
 	f := &fixture{t: t, ring: ring, cap: &captured{envs: map[string]*proofline.Envelope{}}}
@@ -96,16 +103,21 @@ func setup(t testing.TB, redis bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := proofing.New(proofing.Options{
+	popts := proofing.Options{
 		Store: store, Blobs: blobstore.New(local, blobstore.Options{}), Dispatcher: dispatch.New(f.cap, dispatch.Options{Now: now}),
 		CallbackTokens: tokens, CallbackBaseURL: base,
 		Timeout: time.Minute, WorkerVersion: "ref1", Now: now,
-	})
+	}
+	sopts := server.Options{APIKeys: []string{apiKey}, MaxCallbackBytes: 4096, Uploads: local.UploadHandler()}
+	if mut != nil {
+		mut(&popts, &sopts)
+	}
+	svc, err := proofing.New(popts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	f.srv.Config.Handler = server.New(svc, server.Options{APIKeys: []string{apiKey}, MaxCallbackBytes: 4096, Uploads: local.UploadHandler()}).Handler()
+	f.srv.Config.Handler = server.New(svc, sopts).Handler()
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
@@ -116,6 +128,13 @@ func setup(t testing.TB, redis bool) *fixture {
 func (f *fixture) startAddress() (string, []byte) {
 	f.t.Helper()
 	env := f.startUnclaimed()
+	return env.ResultID, f.claimed(env)
+}
+
+// claimed claims env's job over HTTP as a worker would and returns its
+// per-job callback secret.
+func (f *fixture) claimed(env *proofline.Envelope) []byte {
+	f.t.Helper()
 	c, err := proofline.NewClaimant(env)
 	if err != nil {
 		f.t.Fatal(err)
@@ -132,7 +151,7 @@ func (f *fixture) startAddress() (string, []byte) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return env.ResultID, p.CallbackSecret
+	return p.CallbackSecret
 }
 
 // startUnclaimed starts an address job and returns its envelope.
