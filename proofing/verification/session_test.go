@@ -292,7 +292,9 @@ func TestCreateValidation(t *testing.T) {
 		func(r *verification.CreateRequest) { r.Locale = "en" },
 		func(r *verification.CreateRequest) { r.Locale = "" },
 		func(r *verification.CreateRequest) { r.Metadata = meta(20, 500) },
-		func(r *verification.CreateRequest) { r.Metadata = map[string]string{strings.Repeat("k", 40): "~ space ok"} },
+		func(r *verification.CreateRequest) {
+			r.Metadata = map[string]string{strings.Repeat("k", 40): "~ space ok"}
+		},
 	}
 	for i, mod := range ok {
 		r := valid()
