@@ -212,3 +212,33 @@ func TestClaimFromAnotherBuildLogged(t *testing.T) {
 		t.Errorf("a claim from the pinned build logged as another build: %v", lines)
 	}
 }
+
+// A claim on the server that started a job is judged on what is stored
+// when that server's memory of the job is stale: a job another server
+// claimed is a duplicate, one another server forgot is not found.
+func TestClaimJudgedOnStoredStateAcrossServers(t *testing.T) {
+	t.Parallel()
+	a, b := twoServers(t)
+	st := a.startAddress(context.Background(), proofing.Attempt{})
+	if _, err := b.claim(st.ResultID); err != nil {
+		t.Fatalf("claim on the other server: %v", err)
+	}
+	_, err := a.claim(st.ResultID)
+	wantCode(t, err, proofline.ECONFLICT)
+	if got := a.svc.Stats()[proofline.KindAddress].Rejected["claim_duplicate"]; got != 1 {
+		t.Errorf("claim_duplicate = %d, want 1", got)
+	}
+
+	gone := a.startAddress(context.Background(), proofing.Attempt{})
+	if _, err := a.claim(gone.ResultID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.Forget(context.Background(), gone.ResultID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.claim(gone.ResultID) // a remembers it claimed
+	wantCode(t, err, proofline.ENOTFOUND)
+	if got := a.svc.Stats()[proofline.KindAddress].Rejected["claim_unknown"]; got != 1 {
+		t.Errorf("claim_unknown = %d, want 1", got)
+	}
+}

@@ -1,6 +1,7 @@
 package proofing_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"slices"
@@ -118,13 +119,16 @@ func TestDocumentStartPayload(t *testing.T) {
 	r := docRequest(c)
 	r.SelfieImageURL, r.SelfieImageIV, r.LivenessCheckingEnabled = c.Uploads[blobstore.SideSelfie].URL, ivC, true
 	r.PersonRef, r.AADBinding = "sp-1:"+strings.Repeat("u", 123), true
-	r.EncryptionKey = base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")) // either alphabet, padded or not
+	// The key in either base64 alphabet, padded or not: this one is all
+	// '+' and '/' in the standard alphabet.
+	key := bytes.Repeat([]byte{0xfb, 0xef, 0xff}, 11)[:32]
+	r.EncryptionKey = base64.StdEncoding.EncodeToString(key)
 	st, err := h.svc.StartDocument(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := h.payload(st.ResultID).Document
-	if string(p.EncryptionKey) != "0123456789abcdef0123456789abcdef" || p.PersonRef != r.PersonRef || !p.AADBinding || !p.LivenessCheckingEnabled {
+	if !bytes.Equal(p.EncryptionKey, key) || p.PersonRef != r.PersonRef || !p.AADBinding || !p.LivenessCheckingEnabled {
 		t.Errorf("document args %+v", p)
 	}
 	if p.Front.Key != c.ID+"/front" || string(p.Front.IV) != "iv-front-012" || p.Back.Key != c.ID+"/back" || string(p.Back.IV) != "iv-back-0123" {
@@ -138,11 +142,13 @@ func TestDocumentStartPayload(t *testing.T) {
 	}
 	// Without liveness no selfie is asked for nor sent.
 	c = capture(t, h, context.Background())
-	st, err = h.svc.StartDocument(context.Background(), docRequest(c))
+	r = docRequest(c)
+	r.EncryptionKey = base64.RawURLEncoding.EncodeToString(key)
+	st, err = h.svc.StartDocument(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := h.payload(st.ResultID).Document; p.Selfie != nil || p.PersonRef != "" {
+	if p := h.payload(st.ResultID).Document; p.Selfie != nil || p.PersonRef != "" || !bytes.Equal(p.EncryptionKey, key) {
 		t.Errorf("document args without liveness %+v", p)
 	}
 }

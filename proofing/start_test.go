@@ -229,6 +229,10 @@ func TestCallbackUsesAttemptOnlyOnFailure(t *testing.T) {
 		if err := h.send(h.result(st.ResultID, body)); err != nil {
 			t.Fatal(err)
 		}
+		line := h.logs.lines("result received")[0]
+		if line["exception"] != strings.Contains(body, "exception") || line["vendor_timed_out"] != strings.Contains(body, "timed_out") {
+			t.Errorf("%s logged as %v", body, line)
+		}
 		_, err := h.svc.StartAddress(context.Background(), proofing.AddressRequest{Attempt: proofing.Attempt{PersonID: "user-1"}, Applicant: proofline.Applicant{Phone: "7035550100"}})
 		if used {
 			wantCode(t, err, proofline.ELIMIT)
