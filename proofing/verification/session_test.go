@@ -72,20 +72,25 @@ func (d *flaky) Create(ctx context.Context, id string, v []byte, ttl time.Durati
 // outbox records what the sender queues: webhook ids and timers' due times.
 type outbox struct {
 	webhook.Driver
-	mu   sync.Mutex
-	puts map[string][]time.Time // id → due of each Put
-	fail error
+	mu    sync.Mutex
+	puts  map[string][]time.Time // id → due of each Put
+	fail  error
+	onPut func() // once, after the next Put
 }
 
 func (o *outbox) Put(ctx context.Context, id string, v []byte, due time.Time, ttl time.Duration) error {
 	o.mu.Lock()
-	fail := o.fail
+	fail, then := o.fail, o.onPut
 	if fail == nil {
 		o.puts[id] = append(o.puts[id], due)
+		o.onPut = nil
 	}
 	o.mu.Unlock()
 	if fail != nil {
 		return fail
+	}
+	if then != nil {
+		defer then()
 	}
 	return o.Driver.Put(ctx, id, v, due, ttl)
 }
@@ -162,7 +167,7 @@ func newHosted(t *testing.T, mod func(*verification.Options)) *hosted {
 	k, _ := seal.Generate("w1")
 	ring, _ := seal.NewKeyRing(k)
 	h.out = &outbox{Driver: webhook.NewMemory(), puts: map[string][]time.Time{}}
-	h.sender, err = webhook.New(webhook.Options{Outbox: h.out, Sealer: ring, Clients: reg, Now: h.clk.Now, Poll: 5 * time.Millisecond})
+	h.sender, err = webhook.New(webhook.Options{Outbox: h.out, Sealer: ring, Clients: reg, Now: h.clk.Now, Poll: 5 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(h.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,26 +644,45 @@ func TestExpiryTimerEarlyAndRetriesWebhook(t *testing.T) {
 }
 
 // Once its webhook is queued a session is marked so, and the expiry timer
-// does not queue it again.
+// does not queue it again; a mark that cannot be stored is logged (the
+// timer then queues the same webhook again, under the same id).
 func TestNotifiedOnce(t *testing.T) {
 	t.Parallel()
 	h := newHosted(t, nil)
 	sess := h.open("idp")
+	unmarked := h.open("idp")
+	h.clk.Advance(30 * time.Minute) // ended sessions stay for the hour of retention, past their expiry
 	if _, err := h.svc.Cancel(as("idp"), sess.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.out.queued(sess.ID, verification.StatusCanceled); n != 1 {
 		t.Fatalf("canceled webhook queued %d times", n)
 	}
+	if n := h.logs.count("verification session webhook queued but not marked"); n != 0 {
+		t.Fatalf("a marked session logged as not marked")
+	}
+	h.out.mu.Lock()
+	h.out.onPut = func() { h.drv.set("swap", errDown) } // the store fails once the webhook is queued
+	h.out.mu.Unlock()
+	if _, err := h.svc.Cancel(as("idp"), unmarked.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drv.set("swap", nil)
+	if n := h.logs.count("verification session webhook queued but not marked"); n != 1 {
+		t.Errorf("%d log lines for the mark not stored, want 1", n)
+	}
 	h.start()
-	h.clk.Advance(time.Hour) // the timer fires at the session's expiry
-	eventually(t, "the timer done", func() bool {
+	h.clk.Advance(30 * time.Minute) // the timers fire at the sessions' expiry
+	eventually(t, "the timers done and the webhooks delivered", func() bool {
 		h.out.mu.Lock()
 		defer h.out.mu.Unlock()
 		return h.out.Driver.(*webhook.Memory).Len() == 0
 	})
 	if n := h.out.queued(sess.ID, verification.StatusCanceled); n != 1 {
 		t.Errorf("canceled webhook queued %d times, want once", n)
+	}
+	if n := h.out.queued(unmarked.ID, verification.StatusCanceled); n != 2 {
+		t.Errorf("unmarked canceled webhook queued %d times, want again by the timer", n)
 	}
 }
 
