@@ -127,6 +127,10 @@ func (s *Service) storedDocument(ctx context.Context, id string) (*proofline.Doc
 		return nil, msgDocNotDone, nil
 	case !rec.Result.Success:
 		return nil, msgDocNotSuccess, nil
+	case rec.Result.PIIFromDoc == nil:
+		// Nothing to bind to: not an unbound start on the request's
+		// own identity.
+		return nil, msgDocNoIdentity, nil
 	}
 	return rec.Result.PIIFromDoc, "", nil
 }
