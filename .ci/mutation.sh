@@ -20,7 +20,7 @@ if [ ! -x "$bin" ]; then
   GOBIN="$cache/gremlins-$version" go install "github.com/go-gremlins/gremlins/cmd/gremlins@$version"
 fi
 
-out=${ARTIFACTS:-$PWD/artifacts}/mutation
+out=$(realpath -m "${ARTIFACTS:-$PWD/artifacts}")/mutation
 mkdir -p "$out"
 
 # row | path | files kept out (regexp on the path below it)
@@ -50,8 +50,20 @@ while IFS='|' read -r name path exclude; do
   # A mutant gremlins cannot settle (a test that hangs) counts as timed
   # out, not lived; the run itself is bounded by the timeout below.
   status=0
-  timeout 15m "$bin" unleash "$path" --exclude-files "$exclude" --exclude-files '_test\.go$' \
-    --timeout-coefficient 10 -o "$file.json" >"$file.log" 2>&1 || status=$?
+  dir=.
+  if [ "$path" = . ]; then
+    # gremlins gathers coverage with `go test ./...` below the path it is
+    # given: for the root package that would be the whole suite. The root
+    # package imports only the standard library, so it runs in a copy that
+    # holds just its files, go.mod and testdata.
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+    cp go.mod go.sum "$dir"/
+    git ls-files -z -- '*.go' ':!:*/*' | xargs -0 cp -t "$dir"/
+    git ls-files -z -- testdata | xargs -0 cp --parents -t "$dir"/
+  fi
+  (cd "$dir" && timeout 15m "$bin" unleash "$path" --exclude-files "$exclude" --exclude-files '_test\.go$' \
+    --timeout-coefficient 10 -o "$file.json") >"$file.log" 2>&1 || status=$?
   tail -n 4 "$file.log" | sed 's/^/   /'
   echo "   $(( $(date +%s) - t0 )) s, exit $status"
 done <<<"$rows"
