@@ -142,7 +142,10 @@ func TestMemoryFootprint(t *testing.T) {
 	st := resultstore.New(d, storetest.NewRing(t, "k1"), resultstore.Options{})
 	ps := make([]resultstore.Pending, n)
 	for i := range ps {
-		ps[i] = storetest.NewPending(time.Now(), time.Hour) // filling takes over a minute under -race on a busy machine
+		// An hour: the records must still be ahead of their deadline when
+		// the last is stored, also under the race detector on a busy
+		// machine (a minute was not always enough).
+		ps[i] = storetest.NewPending(time.Now(), time.Hour)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
