@@ -245,3 +245,23 @@ func (f *fixture) envelope(id string) *proofline.Envelope {
 	}
 	return env
 }
+
+// TestWaitThatRunsOutAnswersPending: a wait that ends before the job does
+// (wait=0 at once, wait=1 after a second) answers 200 pending with either
+// store, also when the wait's end cuts a store read short.
+func TestWaitThatRunsOutAnswersPending(t *testing.T) {
+	stores(t, func(t *testing.T, redis bool) {
+		f := setup(t, redis)
+		id := f.startUnclaimed().ResultID
+		for _, q := range []string{"?wait=0", "?wait=1"} {
+			start := time.Now()
+			status, _, b := f.api("GET", "/api/v1/proofing/"+id+q, "", "")
+			if status != 200 || b != `{"status":"pending"}`+"\n" {
+				t.Errorf("%s: %d %s, want 200 pending", q, status, b)
+			}
+			if q == "?wait=1" && time.Since(start) < time.Second {
+				t.Errorf("%s answered after %v", q, time.Since(start))
+			}
+		}
+	})
+}

@@ -143,6 +143,7 @@ func TestAccessLogLine(t *testing.T) {
 		"/nothing/" + id + "/x?q=ssn": "/nothing/…",
 		"/":                           "GET /{$}",
 		"/favicon.ico":                "/favicon.ico",
+		"//" + id + "/x":              "//…",
 	}
 	for path, want := range cases {
 		_, line := l.serve(t, h, httptest.NewRequest("GET", path, nil))
@@ -237,4 +238,16 @@ func TestUnavailableAsksToRetry(t *testing.T) {
 	if rec.Code != 401 || rec.Header().Get("Retry-After") != "" {
 		t.Errorf("401 answered %d with Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
+}
+
+// TestAPIKeyListedTwiceIsRefused: server.New panics on api_keys naming one
+// key twice rather than serving with a configuration it cannot trust.
+func TestAPIKeyListedTwiceIsRefused(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if v, _ := recover().(string); !strings.HasPrefix(v, "server: tenant: ") {
+			t.Errorf("recovered %q, want a server: tenant: panic", v)
+		}
+	}()
+	server.New(nil, server.Options{APIKeys: []string{apiKey, apiKey}})
 }
