@@ -158,7 +158,9 @@ func (s *Server) getOutcome(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(secs)*time.Second)
 		o, err = s.svc.WaitOutcome(ctx, id, time.Second)
-		ranOut := ctx.Err() != nil
+		// A read the wait's end cut short can fail a moment before ctx
+		// says it is done (the Redis client gives up on the deadline).
+		ranOut := ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)
 		cancel()
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && o != nil:
