@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -602,6 +603,9 @@ func TestExpiryTimerEarlyAndRetriesWebhook(t *testing.T) {
 	t.Parallel()
 	h := newHosted(t, nil)
 	sess, token := create(t, h.svc, as("idp"))
+	if n := h.logs.count("verification session expiry not scheduled"); n != 0 {
+		t.Fatalf("a scheduled timer logged as not scheduled")
+	}
 	h.out.setFail(errDown)
 	if _, err := h.svc.Redeem(context.Background(), sess.ID, token); err != nil {
 		t.Fatal(err)
@@ -649,9 +653,15 @@ func TestExpiryTimerEarlyAndRetriesWebhook(t *testing.T) {
 func TestNotifiedOnce(t *testing.T) {
 	t.Parallel()
 	h := newHosted(t, nil)
+	gone := h.open("idp")
+	if _, err := h.svc.Cancel(as("idp"), gone.ID); err != nil {
+		t.Fatal(err)
+	}
 	sess := h.open("idp")
 	unmarked := h.open("idp")
-	h.clk.Advance(30 * time.Minute) // ended sessions stay for the hour of retention, past their expiry
+	// Ended sessions stay for the hour of retention: these two past their
+	// expiry, the one canceled now not (its timer then finds nothing to do).
+	h.clk.Advance(30 * time.Minute)
 	if _, err := h.svc.Cancel(as("idp"), sess.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -683,6 +693,23 @@ func TestNotifiedOnce(t *testing.T) {
 	}
 	if n := h.out.queued(unmarked.ID, verification.StatusCanceled); n != 2 {
 		t.Errorf("unmarked canceled webhook queued %d times, want again by the timer", n)
+	}
+	if n := len(h.out.timer(gone.ID)); n != 2 {
+		t.Errorf("the timer of a session gone was put %d times, want only when created and opened", n)
+	}
+}
+
+// A session prints and logs as its id (and status) only, never its PII.
+func TestSessionRedacted(t *testing.T) {
+	t.Parallel()
+	s := &verification.Session{ID: "vs_1", PersonID: "user-secret", Status: verification.StatusVerified, Metadata: map[string]string{"k": "meta-secret"},
+		Results: map[verification.Step]*verification.StepResult{verification.StepPhone: {Applicant: json.RawMessage(`{"phone":"7035550100"}`)}}}
+	var b bytes.Buffer
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("x", slog.Any("session", s))
+	for _, out := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s %q", s, s, s, s, s), b.String()} {
+		if !strings.Contains(out, "vs_1") || strings.Contains(out, "secret") || strings.Contains(out, "7035550100") {
+			t.Errorf("session printed as %s", out)
+		}
 	}
 }
 
