@@ -53,11 +53,10 @@ func (s *sender) Close(context.Context) error { return nil }
 // which counts its reads.
 type flakyDriver struct {
 	resultstore.Driver
-	mu       sync.Mutex
-	gets     int
-	failOp   map[string]error // "create", "get", "swap", "delete"
-	missing  bool             // Delete reports the record already gone
-	onDelete func(id string)
+	mu      sync.Mutex
+	gets    int
+	failOp  map[string]error // "create", "get", "swap", "delete"
+	missing bool             // Delete reports the record already gone
 }
 
 func (d *flakyDriver) err(op string) error {
