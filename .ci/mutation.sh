@@ -50,6 +50,7 @@ while IFS='|' read -r name path exclude; do
   # A mutant gremlins cannot settle (a test that hangs) counts as timed
   # out, not lived; the run itself is bounded by the timeout below.
   status=0
+  rm -f "$file.json" # a row cut short leaves none, not an old one
   dir=.
   if [ "$path" = . ]; then
     # gremlins gathers coverage with `go test ./...` below the path it is
