@@ -20,6 +20,10 @@ if [ ! -x "$bin" ]; then
   GOBIN="$cache/gremlins-$version" go install "github.com/go-gremlins/gremlins/cmd/gremlins@$version"
 fi
 
+# gremlins times each mutant against its coverage run: a coverage run
+# answered from the test cache would make every mutant time out.
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-count=1"
+
 out=$(realpath -m "${ARTIFACTS:-$PWD/artifacts}")/mutation
 mkdir -p "$out"
 
