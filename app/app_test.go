@@ -17,13 +17,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/redistest"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/seal"
 )
 
@@ -31,30 +31,12 @@ var redisSrv *redistest.Server
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &redisSrv)) }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t       *testing.T
 	base    string
 	apiKey  string
 	app     *app.App
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	dataDir string
 	http    *http.Client
 	// metrics is the URL of GET /metrics on the metrics listener (the
@@ -117,7 +99,7 @@ func serve(t *testing.T, cfg config.Config, ln net.Listener, tune ...func(*app.O
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Each deployment keeps its sessions and webhooks apart on the shared Redis.
 	ao := app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger, RedisKeyPrefix: redistest.Prefix(t)}

@@ -11,6 +11,7 @@ import (
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/redistest"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/seal"
 )
 
@@ -39,7 +40,7 @@ func TestRedisOutageMidFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

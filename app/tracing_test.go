@@ -14,6 +14,7 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/testlog"
 )
 
 // TestOneTracePerAttempt: start, job, each vendor call, callback send and
@@ -29,7 +30,7 @@ func TestOneTracePerAttempt(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), TracerProvider: tp,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/observe/metrics"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/resultstore/redisstore"
@@ -413,7 +414,7 @@ func queueDeployment(t *testing.T) (*env, config.Config, config.Config, func()) 
 	if err := wcfg.CheckWorker(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	c, err := app.NewQueueConsumer(context.Background(), wcfg, app.WorkerOptions{Version: "w",
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/proofline/proofline/app"
 	"github.com/proofline/proofline/config"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/internal/vendortest"
 )
 
@@ -88,7 +89,7 @@ func startWith(t *testing.T, cfg config.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(context.Background(), cfg, app.Options{ListenAddr: ln.Addr().String(), Version: "test-ref", Logger: logger})
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/proofer"
 	"github.com/proofline/proofline/proofer/mockvendor"
 )
@@ -171,28 +173,11 @@ func (v countDocument) AuthenticateDocument(ctx context.Context, img *proofer.Do
 	return v.DocumentVendor.AuthenticateDocument(ctx, img)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	p      *proofer.Proofer
 	calls  *calls
 	images *memImages
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 
 	key []byte
 
@@ -205,7 +190,7 @@ type fixture struct {
 // log carries no canary.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{calls: &calls{}, images: &memImages{objs: map[string][]byte{}}, logs: &syncBuffer{}}
+	f := &fixture{calls: &calls{}, images: &memImages{objs: map[string][]byte{}}, logs: &testlog.Buffer{}}
 	f.key = make([]byte, 32)
 	_, _ = rand.Read(f.key)
 	f.p = &proofer.Proofer{
@@ -543,31 +528,14 @@ func TestExpiredContextSkipsVendor(t *testing.T) {
 // advancingResolution moves the clock past the deadline while it runs.
 type advancingResolution struct {
 	proofer.ResolutionVendor
-	clock *fakeClock
+	clock *testclock.Clock
 	to    time.Time
 }
 
 func (v advancingResolution) Resolve(ctx context.Context, a *proofline.Applicant) (*proofer.VendorResult, error) {
 	r, err := v.ResolutionVendor.Resolve(ctx, a)
-	v.clock.set(v.to)
+	v.clock.Set(v.to)
 	return r, err
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 func TestDeadlineCheckedBeforeEachStage(t *testing.T) {
@@ -575,8 +543,8 @@ func TestDeadlineCheckedBeforeEachStage(t *testing.T) {
 	f := setup(t)
 	start := time.Now()
 	deadline := start.Add(time.Hour)
-	clock := &fakeClock{t: start}
-	f.p.Now = clock.now
+	clock := testclock.New(start)
+	f.p.Now = clock.Now
 	f.p.Resolution = advancingResolution{f.p.Resolution, clock, deadline}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
@@ -996,7 +964,7 @@ func TestOneDebugLinePerJob(t *testing.T) {
 	}
 
 	// Nothing at Info level.
-	var buf syncBuffer
+	var buf testlog.Buffer
 	f.p.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 	f.p.Proof(context.Background(), proofline.KindAddress, addressJob(applicant()))
 	if buf.String() != "" {

@@ -268,7 +268,7 @@ func TestBindingDocumentResultID(t *testing.T) {
 	if err != nil || args.Applicant.FirstName != "Jane" {
 		t.Fatalf("bound to the stored document: %v", err)
 	}
-	if len(h.logs.lines("document result bound")) != 1 {
+	if len(h.logs.Lines(t, "document result bound")) != 1 {
 		t.Errorf("no log line for the binding: %s", h.logs)
 	}
 	// Bound once: the result is gone.

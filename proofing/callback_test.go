@@ -114,7 +114,7 @@ func TestCallbackDeadlineIsExclusive(t *testing.T) {
 	if got := h.obs.refusals()["address/late"]; got != 2 {
 		t.Errorf("observer late refusals %d, want 2", got)
 	}
-	lines := h.logs.lines("late callback refused")
+	lines := h.logs.Lines(t, "late callback refused")
 	if len(lines) != 2 || lines[0]["after_deadline"] != float64(0) || lines[1]["after_deadline"] != float64(3*time.Second) {
 		t.Errorf("late callback log lines %v", lines)
 	}
@@ -175,7 +175,7 @@ func TestCallbackDuplicate(t *testing.T) {
 	if got := h.obs.refusals()["address/duplicate"]; got != 1 {
 		t.Errorf("observer duplicates %d, want 1", got)
 	}
-	if len(h.logs.lines("duplicate callback refused")) != 1 {
+	if len(h.logs.Lines(t, "duplicate callback refused")) != 1 {
 		t.Errorf("no log line for the duplicate: %s", h.logs)
 	}
 	if o, _ := h.svc.Outcome(context.Background(), st.ResultID); !o.Result.Success {
@@ -220,7 +220,7 @@ func TestCallbackJudgedOnStoredStateAcrossServers(t *testing.T) {
 	if s := a.svc.Stats()[proofline.KindAddress]; s.Late != 1 {
 		t.Errorf("late = %d, want 1", s.Late)
 	}
-	if len(a.logs.lines("late callback refused: the attempt ended as timed out meanwhile")) != 1 {
+	if len(a.logs.Lines(t, "late callback refused: the attempt ended as timed out meanwhile")) != 1 {
 		t.Errorf("no log line for the callback that lost to a timed_out read: %s", a.logs)
 	}
 }
@@ -253,7 +253,7 @@ func TestCallbackVersionMismatchCounted(t *testing.T) {
 	if n != 1 {
 		t.Errorf("observer mismatches %d, want 1", n)
 	}
-	lines := h.logs.lines("callback from another worker build")
+	lines := h.logs.Lines(t, "callback from another worker build")
 	if len(lines) != 1 || lines[0]["got"] != "rogue?build" || lines[0]["want"] != workerVersion {
 		t.Errorf("log lines %v", lines)
 	}
@@ -276,7 +276,7 @@ func TestCallbackWorkerVersionSanitizedInLog(t *testing.T) {
 		if err := h.send(cb); err != nil {
 			t.Fatal(err)
 		}
-		lines := h.logs.lines("callback from another worker build")
+		lines := h.logs.Lines(t, "callback from another worker build")
 		if len(lines) != i+1 || lines[i]["got"] != c.logged {
 			t.Errorf("worker version %q logged as %v, want %q", c.got, lines[len(lines)-1]["got"], c.logged)
 		}
@@ -316,7 +316,7 @@ func TestCallbackStoredCountedAndTimed(t *testing.T) {
 	if len(stored) != 2 || stored[0] != want[0] || stored[1] != want[1] {
 		t.Errorf("observer results %+v, want %+v", stored, want)
 	}
-	lines := h.logs.lines("result received")
+	lines := h.logs.Lines(t, "result received")
 	if len(lines) != 2 || lines[0]["success"] != true || lines[1]["success"] != false || lines[1]["since_start"] != float64(30*time.Second) {
 		t.Errorf("result log lines %v", lines)
 	}

@@ -65,7 +65,7 @@ func TestClaimRefusalsCodesAndCounters(t *testing.T) {
 	if s := h.span("proofline.claim.receive"); s.Status.Code != codes.Unset {
 		t.Errorf("answered claim's span status %+v, want unset", s.Status)
 	}
-	if len(h.logs.lines("job claimed")) != 1 {
+	if len(h.logs.Lines(t, "job claimed")) != 1 {
 		t.Errorf("no \"job claimed\" log line: %s", h.logs)
 	}
 }
@@ -99,14 +99,14 @@ func TestClaimDeadlineIsExclusive(t *testing.T) {
 	if got := h.svc.Stats()[proofline.KindAddress].Rejected["claim_late"]; got != 1 {
 		t.Errorf("claim_late = %d, want 1", got)
 	}
-	lines := h.logs.lines("claim refused: deadline passed")
+	lines := h.logs.Lines(t, "claim refused: deadline passed")
 	if len(lines) != 1 || lines[0]["after_deadline"] != float64(0) {
 		t.Errorf("late claim log lines %v, want one with after_deadline 0", lines)
 	}
 	h.clk.Advance(time.Second)
 	_, err = h.claim(late.ResultID)
 	wantCode(t, err, proofline.EGONE)
-	if lines := h.logs.lines("claim refused: deadline passed"); len(lines) != 2 || lines[1]["after_deadline"] != float64(time.Second) {
+	if lines := h.logs.Lines(t, "claim refused: deadline passed"); len(lines) != 2 || lines[1]["after_deadline"] != float64(time.Second) {
 		t.Errorf("late claim log lines %v, want the second one a second after the deadline", lines)
 	}
 }
@@ -127,7 +127,7 @@ func TestClaimAfterTimedOutReadIsLate(t *testing.T) {
 	if got := h.svc.Stats()[proofline.KindAddress].Rejected["claim_late"]; got != 1 {
 		t.Errorf("claim_late = %d, want 1", got)
 	}
-	if len(h.logs.lines("claim refused: the attempt ended as timed out")) != 1 {
+	if len(h.logs.Lines(t, "claim refused: the attempt ended as timed out")) != 1 {
 		t.Errorf("no log line for the timed-out claim: %s", h.logs)
 	}
 }
@@ -141,7 +141,7 @@ func TestClaimOnceAndNotAfterDone(t *testing.T) {
 	cb := h.result(st.ResultID, `{"address_result":{"success":true}}`)
 	_, err := h.claim(st.ResultID)
 	wantCode(t, err, proofline.ECONFLICT)
-	if len(h.logs.lines("claim refused: job already claimed (a redelivered envelope)")) != 1 {
+	if len(h.logs.Lines(t, "claim refused: job already claimed (a redelivered envelope)")) != 1 {
 		t.Errorf("no log line for the second claim: %s", h.logs)
 	}
 	if err := h.send(cb); err != nil {
@@ -149,7 +149,7 @@ func TestClaimOnceAndNotAfterDone(t *testing.T) {
 	}
 	_, err = h.claim(st.ResultID)
 	wantCode(t, err, proofline.ECONFLICT)
-	if len(h.logs.lines("claim refused: job already done")) != 1 {
+	if len(h.logs.Lines(t, "claim refused: job already done")) != 1 {
 		t.Errorf("no log line for the claim after done: %s", h.logs)
 	}
 	if got := h.svc.Stats()[proofline.KindAddress].Rejected["claim_duplicate"]; got != 2 {
@@ -200,7 +200,7 @@ func TestClaimFromAnotherBuildLogged(t *testing.T) {
 	if _, err := h.svc.ClaimJob(context.Background(), proofing.Claim{Kind: env.Kind, ResultID: st.ResultID, Token: tokens[env.Kind], WorkerVersion: "old\nbuild", Body: c.Body()}); err != nil {
 		t.Fatal(err)
 	}
-	lines := h.logs.lines("claim from another worker build")
+	lines := h.logs.Lines(t, "claim from another worker build")
 	if len(lines) != 1 || lines[0]["got"] != "old?build" || lines[0]["want"] != workerVersion {
 		t.Fatalf("log lines %v, want one with got old?build", lines)
 	}
@@ -208,7 +208,7 @@ func TestClaimFromAnotherBuildLogged(t *testing.T) {
 	if _, err := h.claim(st2.ResultID); err != nil {
 		t.Fatal(err)
 	}
-	if lines := h.logs.lines("claim from another worker build"); len(lines) != 1 {
+	if lines := h.logs.Lines(t, "claim from another worker build"); len(lines) != 1 {
 		t.Errorf("a claim from the pinned build logged as another build: %v", lines)
 	}
 }

@@ -312,7 +312,7 @@ func TestDocumentRefusedImagesNotDeletedLogged(t *testing.T) {
 	if _, err := h.svc.StartDocument(context.Background(), r); err == nil {
 		t.Fatal("invalid start accepted")
 	}
-	lines := h.logs.lines("refused capture: image not deleted")
+	lines := h.logs.Lines(t, "refused capture: image not deleted")
 	if len(lines) != 3 {
 		t.Fatalf("log lines %v, want one per side", lines)
 	}

@@ -1,23 +1,21 @@
 package proofing_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/dispatch"
+	"github.com/proofline/proofline/internal/testclock"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/proofing"
 	"github.com/proofline/proofline/resultstore"
-	"github.com/proofline/proofline/resultstore/storetest"
 	"github.com/proofline/proofline/seal"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -170,48 +168,16 @@ func (r *recorder) refusals() map[string]int {
 	return out
 }
 
-// logBuffer collects JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the log lines whose message is msg, decoded.
-func (l *logBuffer) lines(msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.SplitSeq(l.b.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type harness struct {
 	t     *testing.T
-	clk   *storetest.Clock
+	clk   *testclock.Clock
 	svc   *proofing.Service
 	opts  proofing.Options
 	store *resultstore.Store
 	drv   *flakyDriver
 	out   *sender
 	obs   *recorder
-	logs  *logBuffer
+	logs  *testlog.Buffer
 	spans *tracetest.InMemoryExporter
 	ring  *seal.KeyRing
 }
@@ -224,8 +190,8 @@ func newHarness(t *testing.T, mod func(*harness, *proofing.Options)) *harness {
 	t.Helper()
 	k, _ := seal.Generate("k1")
 	ring, _ := seal.NewKeyRing(k)
-	h := &harness{t: t, clk: storetest.NewClock(t0), out: &sender{envs: map[string]*proofline.Envelope{}},
-		obs: newRecorder(), logs: &logBuffer{}, spans: tracetest.NewInMemoryExporter(), ring: ring}
+	h := &harness{t: t, clk: testclock.New(t0), out: &sender{envs: map[string]*proofline.Envelope{}},
+		obs: newRecorder(), logs: &testlog.Buffer{}, spans: tracetest.NewInMemoryExporter(), ring: ring}
 	h.drv = &flakyDriver{Driver: resultstore.NewMemory(resultstore.MemoryOptions{Now: h.clk.Now, SweepInterval: -1})}
 	h.store = resultstore.New(h.drv, ring, resultstore.Options{Timeout: time.Minute, Now: h.clk.Now})
 	t.Cleanup(func() { _ = h.store.Close() })

@@ -128,7 +128,7 @@ func TestStartCountedLoggedTraced(t *testing.T) {
 	if n != 1 {
 		t.Errorf("observer starts %d, want 1", n)
 	}
-	lines := h.logs.lines("job started")
+	lines := h.logs.Lines(t, "job started")
 	if len(lines) != 1 || lines[0]["result_id"] != st.ResultID || lines[0]["trace_id"] != env.TraceID || lines[0]["kind"] != "address" {
 		t.Errorf("start log lines %v", lines)
 	}
@@ -200,7 +200,7 @@ func TestStartAttemptLimits(t *testing.T) {
 	if s := h.span("proofline.start"); s.Status.Code != codes.Error || s.Status.Description != proofline.ELIMIT {
 		t.Errorf("refused start span %+v", s.Status)
 	}
-	lines := h.logs.lines("attempt refused: limit reached")
+	lines := h.logs.Lines(t, "attempt refused: limit reached")
 	if len(lines) != 1 || lines[0]["kind"] != "address" {
 		t.Errorf("limit log lines %v", lines)
 	}
@@ -229,7 +229,7 @@ func TestCallbackUsesAttemptOnlyOnFailure(t *testing.T) {
 		if err := h.send(h.result(st.ResultID, body)); err != nil {
 			t.Fatal(err)
 		}
-		line := h.logs.lines("result received")[0]
+		line := h.logs.Lines(t, "result received")[0]
 		if line["exception"] != strings.Contains(body, "exception") || line["vendor_timed_out"] != strings.Contains(body, "timed_out") {
 			t.Errorf("%s logged as %v", body, line)
 		}

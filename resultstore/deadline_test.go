@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/resultstore/storetest"
 )
@@ -32,9 +33,9 @@ func (h *hookDriver) Get(ctx context.Context, id string) ([]byte, error) {
 	return b, err
 }
 
-func deadlineSetup(t *testing.T) (*storetest.Clock, *hookDriver, *resultstore.Store, resultstore.Pending) {
+func deadlineSetup(t *testing.T) (*testclock.Clock, *hookDriver, *resultstore.Store, resultstore.Pending) {
 	t.Helper()
-	clk := storetest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	d := &hookDriver{Driver: resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now})}
 	st := resultstore.New(d, storetest.NewRing(t, "k1"), resultstore.Options{Timeout: time.Minute, Now: clk.Now})
 	t.Cleanup(func() { _ = st.Close() })

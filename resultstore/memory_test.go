@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/proofline/proofline/internal/testclock"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/resultstore/storetest"
 )
@@ -28,7 +29,7 @@ func TestMemoryRecords(t *testing.T) { storetest.RunRecordsTests(t, memoryHarnes
 
 func TestMemoryJanitorSweeps(t *testing.T) {
 	t.Parallel()
-	clk := storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	d := resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now, SweepInterval: time.Millisecond})
 	t.Cleanup(func() { _ = d.Close() })
 	ctx := context.Background()
@@ -79,7 +80,7 @@ func TestMemoryDefaultJanitorSweepsEvery30Seconds(t *testing.T) {
 
 func TestMemorySweep(t *testing.T) {
 	t.Parallel()
-	clk := storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	d := resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now, SweepInterval: -1})
 	t.Cleanup(func() { _ = d.Close() })
 	ctx := context.Background()

@@ -3,8 +3,6 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,64 +12,13 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/resultstore/storetest"
 	"github.com/proofline/proofline/tenant"
 	"github.com/proofline/proofline/webhook"
 	"github.com/proofline/proofline/webhook/webhooktest"
 )
-
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// logs collects a sender's JSON log lines.
-type logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(l, nil)) }
-
-// find returns the log lines with message msg.
-func (l *logs) find(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, s := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
-		var m map[string]any
-		if s == "" {
-			continue
-		}
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			t.Fatalf("log line %q: %v", s, err)
-		}
-		if m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // eventually waits up to 15 s for cond.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -159,8 +106,8 @@ func TestNonSuccessStatusesAreRetried(t *testing.T) {
 		}
 		return http.StatusNoContent
 	})
-	var l logs
-	f := setup(t, rcv.URL, []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l.logger() })
+	var l testlog.Buffer
+	f := setup(t, rcv.URL, []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l.Logger() })
 	publish(t, f.sender, "idp", webhook.MessageID("vs_s", "verified"))
 	f.waitEmpty(t)
 	if n := len(rcv.Requests()); n != 3 {
@@ -171,7 +118,7 @@ func TestNonSuccessStatusesAreRetried(t *testing.T) {
 		t.Errorf("counted %v", f.counts.m)
 	}
 	var reasons []string
-	for _, m := range l.find(t, "webhook not delivered; retrying") {
+	for _, m := range l.Lines(t, "webhook not delivered; retrying") {
 		reasons = append(reasons, m["reason"].(string))
 	}
 	if strings.Join(reasons, ",") != "status 300,status 503" {
@@ -181,11 +128,11 @@ func TestNonSuccessStatusesAreRetried(t *testing.T) {
 	// Nothing listening: a network error.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	var l2 logs
-	g := setup(t, dead.URL, []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l2.logger() })
+	var l2 testlog.Buffer
+	g := setup(t, dead.URL, []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l2.Logger() })
 	publish(t, g.sender, "idp", webhook.MessageID("vs_n", "verified"))
-	eventually(t, "a retry logged", func() bool { return len(l2.find(t, "webhook not delivered; retrying")) > 0 })
-	if m := l2.find(t, "webhook not delivered; retrying")[0]; m["reason"] != "network error" || m["attempt"] != float64(1) {
+	eventually(t, "a retry logged", func() bool { return len(l2.Lines(t, "webhook not delivered; retrying")) > 0 })
+	if m := l2.Lines(t, "webhook not delivered; retrying")[0]; m["reason"] != "network error" || m["attempt"] != float64(1) {
 		t.Errorf("retry after a network error logged as %v", m)
 	}
 }
@@ -198,7 +145,7 @@ func TestGivenUpOnlyPastMaxAge(t *testing.T) {
 	t.Parallel()
 	rcv := webhooktest.NewReceiver(t)
 	rcv.AnswerWith(func(int) int { return http.StatusServiceUnavailable })
-	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	f := setup(t, rcv.URL, []string{webhook.NewSecret()}, func(o *webhook.Options) {
 		o.InitialBackoff, o.MaxBackoff, o.MaxAge, o.Now = 5, 5, 5, clk.Now
 	})
@@ -210,7 +157,7 @@ func TestGivenUpOnlyPastMaxAge(t *testing.T) {
 	if n := len(rcv.Requests()); n != 1 || f.counts.get(ev+" expired") != 0 {
 		t.Fatalf("%d attempts, %v before the clock moved", n, f.counts.m)
 	}
-	clk.Add(5)
+	clk.Advance(5)
 	f.waitEmpty(t)
 	if n := len(rcv.Requests()); n != 2 || f.counts.get(ev+" expired") != 1 || f.counts.get(ev+" retry") != 1 {
 		t.Fatalf("%d attempts, counted %v; want 2 attempts, then given up", n, f.counts.m)
@@ -266,9 +213,9 @@ func TestFailedTimerRunsAgain(t *testing.T) {
 	t.Parallel()
 	var (
 		runs atomic.Int32
-		l    logs
+		l    testlog.Buffer
 	)
-	f := setup(t, "http://127.0.0.1:1/", []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l.logger() }, func(s *webhook.Sender) {
+	f := setup(t, "http://127.0.0.1:1/", []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l.Logger() }, func(s *webhook.Sender) {
 		s.Handle("check", func(context.Context, string) (time.Time, error) {
 			if runs.Add(1) == 1 {
 				return time.Time{}, proofline.Errorf(proofline.EUNAVAILABLE, "store down")
@@ -281,7 +228,7 @@ func TestFailedTimerRunsAgain(t *testing.T) {
 	}
 	eventually(t, "a second run", func() bool { return runs.Load() == 2 })
 	f.waitEmpty(t)
-	m := l.find(t, "webhook timer failed; retrying")
+	m := l.Lines(t, "webhook timer failed; retrying")
 	if len(m) != 1 || m[0]["code"] != proofline.EUNAVAILABLE || m[0]["timer"] != "check" {
 		t.Errorf("failure logged as %v", m)
 	}
@@ -291,8 +238,8 @@ func TestFailedTimerRunsAgain(t *testing.T) {
 // a running sender logs that it cannot read it.
 func TestClosedOutbox(t *testing.T) {
 	t.Parallel()
-	var l logs
-	f := setup(t, "http://127.0.0.1:1/", []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l.logger() })
+	var l testlog.Buffer
+	f := setup(t, "http://127.0.0.1:1/", []string{webhook.NewSecret()}, func(o *webhook.Options) { o.Logger = l.Logger() })
 	_ = f.outbox.Close()
 	if _, err := f.sender.Publish(context.Background(), "idp", "msg_c", webhook.EventJobCompleted, nil); proofline.ErrorCode(err) != proofline.EUNAVAILABLE {
 		t.Errorf("Publish = %v, want unavailable", err)
@@ -300,7 +247,7 @@ func TestClosedOutbox(t *testing.T) {
 	if err := f.sender.Schedule(context.Background(), "check", "vs_c", time.Now()); proofline.ErrorCode(err) != proofline.EUNAVAILABLE {
 		t.Errorf("Schedule = %v, want unavailable", err)
 	}
-	eventually(t, "the outbox logged unavailable", func() bool { return len(l.find(t, "webhook outbox unavailable")) > 0 })
+	eventually(t, "the outbox logged unavailable", func() bool { return len(l.Lines(t, "webhook outbox unavailable")) > 0 })
 }
 
 // TestStopBeforeStart returns at once.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/aws/ssmparam"
 	"github.com/proofline/proofline/aws/ssmparam/ssmtest"
+	"github.com/proofline/proofline/internal/testclock"
 	"github.com/proofline/proofline/worker"
 )
 
@@ -24,22 +24,10 @@ var testAWS = aws.Config{
 	Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "testsecret", ""),
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func setup(t *testing.T, params map[string]string, override string) (*ssmparam.Store, *ssmtest.Server, *clock) {
+func setup(t *testing.T, params map[string]string, override string) (*ssmparam.Store, *ssmtest.Server, *testclock.Clock) {
 	t.Helper()
 	srv := ssmtest.Start(t, params)
-	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, err := ssmparam.New(ssmparam.Options{
 		Client: ssmparam.NewClient(testAWS, srv.URL), Environment: "staging",
 		TTL: time.Minute, TokenOverride: override, Now: clk.Now,
@@ -102,13 +90,13 @@ func TestTokensDecryptedAndCached(t *testing.T) {
 		}
 	}
 	// Cached.
-	clk.Add(59 * time.Second)
+	clk.Advance(59 * time.Second)
 	if _, err := s.CallbackToken(ctx, proofline.KindAddress); err != nil || len(srv.Calls()) != 3 {
 		t.Fatalf("within the TTL: %v, %d calls", err, len(srv.Calls()))
 	}
 	// Expired: read again, rotated value.
 	srv.Set("/staging/idp/doc-capture/address_proof_result_token", "addr-token-rotated-0000")
-	clk.Add(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	got, err := s.CallbackToken(ctx, proofline.KindAddress)
 	if err != nil || got != "addr-token-rotated-0000" || len(srv.Calls()) != 4 {
 		t.Fatalf("after the TTL: %q, %v, %d calls", got, err, len(srv.Calls()))

@@ -15,56 +15,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/blobstore"
 	"github.com/proofline/proofline/blobstore/blobtest"
+	"github.com/proofline/proofline/internal/testclock"
+	"github.com/proofline/proofline/internal/testlog"
 )
-
-// clock is an injectable, settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type fixture struct {
 	dir    string
 	key    []byte
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testclock.Clock
+	logs   *testlog.Buffer
 	driver *Driver
 	store  *blobstore.Store
 	srv    *httptest.Server
@@ -89,8 +54,8 @@ func setupIn(t *testing.T, dir string) *fixture {
 	f := &fixture{
 		dir:   dir,
 		key:   make([]byte, 32),
-		clock: &clock{t: time.Now()},
-		logs:  &syncBuffer{},
+		clock: testclock.New(time.Now()),
+		logs:  &testlog.Buffer{},
 		srv:   srv,
 	}
 	if _, err := rand.Read(f.key); err != nil {
@@ -363,7 +328,7 @@ func TestUploadRejected(t *testing.T) {
 	f.assertEmpty(t)
 
 	// Expired: the same URL, once the clock passes expires.
-	f.clock.Add(blobstore.DefaultUploadTTL + time.Second)
+	f.clock.Advance(blobstore.DefaultUploadTTL + time.Second)
 	if status, _, _ := f.put(t, front, body, putOpts{}); status != http.StatusForbidden {
 		t.Errorf("expired: status %d, want 403", status)
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/lambdatest"
 	"github.com/proofline/proofline/internal/s3test"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/seal"
 )
 
@@ -88,23 +89,6 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	return s3test.Main(m, &s3srv)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // invoke is one asynchronous Invoke the recorder received, and what the
@@ -193,7 +177,7 @@ type server struct {
 	t      *testing.T
 	base   string
 	apiKey string
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	http   *http.Client
 }
 
@@ -306,7 +290,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	a, err := app.New(context.Background(), cfg, app.Options{
 		ListenAddr: ln.Addr().String(), Version: "server-build",
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/proofline/proofline/internal/testlog"
 )
 
 func TestBadConfigExitsTwoWithOneLineNamingTheKey(t *testing.T) {
@@ -78,19 +79,10 @@ func TestRedisDownAtStartExitsNonZero(t *testing.T) {
 	}
 }
 
-// syncBuf lets the test read what serve prints while it runs.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestServeEmbeddedDefaultRunsTheWholeLoop(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuf
+	var out, errb testlog.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, []string{"PROOFLINE_METRICS_ADDR=127.0.0.1:0"}, &out, &errb)
@@ -163,7 +155,7 @@ func TestServeMetricsOnlyOnTheMetricsAddress(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuf
+	var out, errb testlog.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, []string{"PROOFLINE_METRICS_ADDR=127.0.0.1:0"}, &out, &errb)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/proofline/proofline/internal/testlog"
 )
 
 // The README's curl example works when pasted as it is into a shell, with
@@ -36,7 +38,7 @@ func TestReadmeCurlExampleWorksAsPasted(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuf
+	var out, errb testlog.Buffer
 	done := make(chan int)
 	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, nil, &out, &errb) }()
 	t.Cleanup(func() {

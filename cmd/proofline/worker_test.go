@@ -15,6 +15,7 @@ import (
 	"github.com/proofline/proofline"
 	"github.com/proofline/proofline/dispatch/queuedispatch"
 	"github.com/proofline/proofline/internal/redistest"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/seal"
 )
 
@@ -139,7 +140,7 @@ func TestWorkerRunsJobsServesHealthAndMetricsAndDrainsOnSignal(t *testing.T) {
 	env := append(workerEnv(rs.URL(), idp.URL, t.TempDir()), "PROOFLINE_QUEUE_NAME_PREFIX=cmdtest")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuf
+	var out, errb testlog.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"worker", "--addr", "127.0.0.1:0"}, env, &out, &errb) }()
 	addrRe := regexp.MustCompile(`health and metrics on (http://127\.0\.0\.1:\d+)/`)

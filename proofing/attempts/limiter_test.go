@@ -3,25 +3,13 @@ package attempts_test
 import (
 	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
 	"github.com/proofline/proofline/proofing/attempts"
 )
-
-// clock is a manual clock for the memory driver.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
 func hashKey(n int) []byte { return bytes.Repeat([]byte{7}, n) }
 
@@ -41,7 +29,7 @@ func TestHashKeyAtLeast32Bytes(t *testing.T) {
 // default): refused until then, allowed from then on.
 func TestUsedAttemptCountsSixHoursByDefault(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	l, err := attempts.New(attempts.NewMemory(clk.Now), attempts.Options{MaxPerPerson: 1, HashKey: hashKey(32)})
 	if err != nil {
 		t.Fatal(err)

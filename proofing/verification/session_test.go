@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
+	"github.com/proofline/proofline/internal/testlog"
 	"github.com/proofline/proofline/proofing/verification"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/resultstore/storetest"
@@ -116,32 +118,15 @@ func (o *outbox) timer(sessID string) []time.Time {
 	return append([]time.Time(nil), o.puts["timer_"+verification.TimerExpiry+"_"+sessID]...)
 }
 
-type logs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logs) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), `"msg":"`+msg+`"`)
-}
-
 type hosted struct {
 	t        *testing.T
 	svc      *verification.Service
-	clk      *storetest.Clock
+	clk      *testclock.Clock
 	drv      *flaky
 	out      *outbox
 	sender   *webhook.Sender
 	receiver *webhooktest.Receiver
-	logs     *logs
+	logs     *testlog.Buffer
 	recs     *resultstore.Records
 	reg      *tenant.Registry
 }
@@ -150,7 +135,7 @@ type hosted struct {
 // (no webhooks).
 func newHosted(t *testing.T, mod func(*verification.Options)) *hosted {
 	t.Helper()
-	h := &hosted{t: t, clk: storetest.NewClock(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)), logs: &logs{}}
+	h := &hosted{t: t, clk: testclock.New(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)), logs: &testlog.Buffer{}}
 	h.receiver = webhooktest.NewReceiver(t)
 	secret := [][]byte{bytes.Repeat([]byte{7}, 32)}
 	reg, err := tenant.New([]tenant.Client{
@@ -416,7 +401,7 @@ func TestFailEndsAndNotifies(t *testing.T) {
 	if n := h.out.queued(sess.ID, verification.StatusFailed); n != 1 {
 		t.Errorf("failed webhook queued %d times, want 1", n)
 	}
-	if h.logs.count("verification session failed") != 1 {
+	if len(h.logs.Lines(t, "verification session failed")) != 1 {
 		t.Error("no log line for the failure")
 	}
 	_, err = h.svc.Fail(context.Background(), sess.ID, verification.StepPhone, verification.FailureAttemptLimit)
@@ -447,7 +432,7 @@ func TestVerifiedWebhookQueuedOnce(t *testing.T) {
 	if n := h.out.queued(sess.ID, verification.StatusVerified); n != 1 {
 		t.Errorf("verified webhook queued %d times, want 1", n)
 	}
-	if h.logs.count("verification session verified") != 1 {
+	if len(h.logs.Lines(t, "verification session verified")) != 1 {
 		t.Error("no log line for the verification")
 	}
 	quiet := h.open("quiet", verification.StepPhone)
@@ -587,7 +572,7 @@ func TestExpiryTimerEndsAndDelivers(t *testing.T) {
 	if _, err := h.svc.Active(context.Background(), unused.ID); proofline.ErrorCode(err) != proofline.EGONE {
 		t.Errorf("expired session active: %v", err)
 	}
-	eventually(t, "the expiry logged", func() bool { return h.logs.count("verification session expired") == 1 })
+	eventually(t, "the expiry logged", func() bool { return len(h.logs.Lines(t, "verification session expired")) == 1 })
 	if s, _ := h.svc.Get(as("idp"), sess.ID); s.Status != verification.StatusInProgress {
 		t.Errorf("the opened session at the link's expiry: %s", s.Status)
 	}
@@ -603,20 +588,20 @@ func TestExpiryTimerEarlyAndRetriesWebhook(t *testing.T) {
 	t.Parallel()
 	h := newHosted(t, nil)
 	sess, token := create(t, h.svc, as("idp"))
-	if n := h.logs.count("verification session expiry not scheduled"); n != 0 {
+	if n := len(h.logs.Lines(t, "verification session expiry not scheduled")); n != 0 {
 		t.Fatalf("a scheduled timer logged as not scheduled")
 	}
 	h.out.setFail(errDown)
 	if _, err := h.svc.Redeem(context.Background(), sess.ID, token); err != nil {
 		t.Fatal(err)
 	}
-	if h.logs.count("verification session expiry not scheduled") != 1 {
+	if len(h.logs.Lines(t, "verification session expiry not scheduled")) != 1 {
 		t.Error("no log line for the timer not moved")
 	}
 	if _, err := h.svc.Fail(context.Background(), sess.ID, verification.StepPhone, verification.FailureAttemptLimit); err != nil {
 		t.Fatal(err)
 	}
-	if h.logs.count("verification session webhook not queued; the expiry check retries") != 1 {
+	if len(h.logs.Lines(t, "verification session webhook not queued; the expiry check retries")) != 1 {
 		t.Error("no log line for the webhook not queued")
 	}
 	h.out.setFail(nil)
@@ -668,7 +653,7 @@ func TestNotifiedOnce(t *testing.T) {
 	if n := h.out.queued(sess.ID, verification.StatusCanceled); n != 1 {
 		t.Fatalf("canceled webhook queued %d times", n)
 	}
-	if n := h.logs.count("verification session webhook queued but not marked"); n != 0 {
+	if n := len(h.logs.Lines(t, "verification session webhook queued but not marked")); n != 0 {
 		t.Fatalf("a marked session logged as not marked")
 	}
 	h.out.mu.Lock()
@@ -678,7 +663,7 @@ func TestNotifiedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.drv.set("swap", nil)
-	if n := h.logs.count("verification session webhook queued but not marked"); n != 1 {
+	if n := len(h.logs.Lines(t, "verification session webhook queued but not marked")); n != 1 {
 		t.Errorf("%d log lines for the mark not stored, want 1", n)
 	}
 	h.start()

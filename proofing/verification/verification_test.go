@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
 	"github.com/proofline/proofline/proofing/verification"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/resultstore/storetest"
 	"github.com/proofline/proofline/tenant"
 )
 
-func setup(t *testing.T) (*verification.Service, *storetest.Clock, context.Context) {
+func setup(t *testing.T) (*verification.Service, *testclock.Clock, context.Context) {
 	t.Helper()
-	clk := storetest.NewClock(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))
+	clk := testclock.New(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))
 	d := resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now, SweepInterval: -1})
 	recs := resultstore.NewRecords(d, storetest.NewRing(t, "s1"), "verification-session")
 	t.Cleanup(func() { _ = recs.Close() })

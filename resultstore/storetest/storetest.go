@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/internal/testclock"
 	"github.com/proofline/proofline/resultstore"
 	"github.com/proofline/proofline/seal"
 )
@@ -52,34 +53,11 @@ type Harness struct {
 // only a broken driver reaches it.
 const waitLimit = 10 * time.Second
 
-// Clock is a manual clock for drivers that take one.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a Clock set to start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is one test's fixtures: a fresh driver, its clock and a key ring.
 type env struct {
 	t    *testing.T
 	d    resultstore.Driver
-	clk  *Clock // nil when the driver runs on the wall clock
+	clk  *testclock.Clock // nil when the driver runs on the wall clock
 	ring *seal.KeyRing
 	ctx  context.Context
 }
@@ -89,7 +67,7 @@ func (h Harness) setup(t *testing.T) *env {
 	e := &env{t: t, ctx: context.Background()}
 	now := time.Now
 	if !h.WallClock {
-		e.clk = NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+		e.clk = testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 		now = e.clk.Now
 	}
 	e.d = h.NewDriver(t, now)

@@ -25,6 +25,7 @@ import (
 	"github.com/proofline/proofline/config"
 	"github.com/proofline/proofline/internal/redistest"
 	"github.com/proofline/proofline/internal/s3test"
+	"github.com/proofline/proofline/internal/testlog"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -132,30 +133,13 @@ type env struct {
 	base    string
 	app     *app.App
 	dataDir string
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 
 	mu       sync.Mutex
 	events   map[string]time.Time // "callback:document", "page:/verify/info", ...
 	uploads  map[string][]byte    // side → stored object (ciphertext)
 	docForms []url.Values
 	urls     []string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, mut func(*config.Config)) *env {
@@ -181,7 +165,7 @@ func startWith(t *testing.T, mut func(*config.Config), latency time.Duration) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// WorkerHTTP: the workers' callbacks cross the instrumented listener,
 	// where the test times them. The key prefix keeps deployments apart on
