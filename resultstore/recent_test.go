@@ -129,6 +129,35 @@ func TestRememberedValuesSweptASecondAfterTheLastSweep(t *testing.T) {
 	}
 }
 
+// Sweeping walks every remembered value under every lock, so it runs at
+// most once a second however busy the store is: a value that lapsed is
+// still held a moment later, until a second has passed since the last
+// sweep. (A sweep on every call would make each request cost as much as
+// the whole memory at 100,000 records.)
+func TestRememberedValuesNotSweptTwiceInASecond(t *testing.T) {
+	t.Parallel()
+	st, advance := recentStore(t)
+	ctx := context.Background()
+	// The first call sweeps (nothing to remove yet) and starts the second.
+	if err := st.CreatePending(ctx, recentPending(st, proofline.NewResultID(), 100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	advance(500 * time.Millisecond) // past the deadline, half a second after the sweep
+	if err := st.CreatePending(ctx, recentPending(st, proofline.NewResultID(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.recent.count(); n != 2 {
+		t.Fatalf("%d values remembered half a second after the last sweep, want 2: swept again within the second", n)
+	}
+	advance(500 * time.Millisecond)
+	if err := st.CreatePending(ctx, recentPending(st, proofline.NewResultID(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.recent.count(); n != 2 {
+		t.Fatalf("%d values remembered a second after the last sweep, want 2 (the lapsed one swept)", n)
+	}
+}
+
 // A Store remembers at most recentMax records (recentMax/recentShards under
 // each lock). Beyond that a new record is not remembered: it is read from
 // the driver, as without the memory, and the outcome is the same. A done

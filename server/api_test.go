@@ -1,14 +1,22 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proofline/proofline"
+	"github.com/proofline/proofline/proofing"
+	"github.com/proofline/proofline/resultstore"
+	"github.com/proofline/proofline/resultstore/storetest"
+	"github.com/proofline/proofline/server"
+	"github.com/proofline/proofline/tenant"
 )
 
 // api sends an authenticated JSON API request and returns the status and body.
@@ -244,6 +252,43 @@ func (f *fixture) envelope(id string) *proofline.Envelope {
 		f.t.Fatalf("job %s was not dispatched", id)
 	}
 	return env
+}
+
+// cutReadDriver fails a read made under a deadline the way the Redis
+// client does when the deadline cuts the read short: at the deadline, with
+// a network timeout ("i/o timeout") that does not wrap
+// context.DeadlineExceeded. Reads without a deadline pass through.
+type cutReadDriver struct{ resultstore.Driver }
+
+func (d cutReadDriver) Get(ctx context.Context, id string) ([]byte, error) {
+	if _, ok := ctx.Deadline(); ok {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	return d.Driver.Get(ctx, id)
+}
+
+// A long poll whose end cuts a store read short with a plain network
+// timeout (not an error that says "deadline") still answers 200 pending:
+// the wait ran out, the store is not down. The job is one another server
+// started, so this server reads it from the store.
+func TestWaitCutShortByANetworkTimeoutAnswersPending(t *testing.T) {
+	t.Parallel()
+	inner := resultstore.NewMemory(resultstore.MemoryOptions{})
+	ring := storetest.NewRing(t, "k1")
+	here := resultstore.New(cutReadDriver{inner}, ring, resultstore.Options{Timeout: time.Minute})
+	t.Cleanup(func() { _ = here.Close() })
+	f := setupWith(t, false, func(p *proofing.Options, _ *server.Options) { p.Store = here })
+	other := resultstore.New(inner, ring, resultstore.Options{Timeout: time.Minute})
+	p := storetest.NewPending(time.Now(), time.Minute)
+	p.Tenant = tenant.KeyClient(apiKey).Name
+	if err := other.CreatePending(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	status, _, b := f.api("GET", "/api/v1/proofing/"+p.ResultID+"?wait=1", "", "")
+	if status != 200 || b != `{"status":"pending"}`+"\n" {
+		t.Errorf("%d %s, want 200 pending", status, b)
+	}
 }
 
 // TestWaitThatRunsOutAnswersPending: a wait that ends before the job does
