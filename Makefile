@@ -64,5 +64,5 @@ package: ## Lambda bootstrap zips (linux/arm64, linux/amd64) and SAM templates i
 	@VERSION=$(VERSION) aws/package.sh
 
 .PHONY: mutation
-mutation: deps ## mutation testing (gremlins v0.6.0) of the security core, one row per package, and the efficacy table; ROWS="seal webhook" for some only; not part of make test (about 15 minutes); reports in ARTIFACTS/mutation
+mutation: deps ## mutation testing (gremlins v0.6.0) of the security core, one row per package, and the efficacy table; ROWS="seal webhook" for some only; not part of make test (about 20 minutes on 2 cores); reports in ARTIFACTS/mutation
 	@ARTIFACTS='$(ARTIFACTS)' .ci/mutation.sh $(ROWS)

@@ -7,7 +7,7 @@
 # Each row mutates only the package's own files (--exclude-files keeps
 # subpackages and test harnesses out) and runs that package's tests for each
 # mutant. JSON reports go to $ARTIFACTS/mutation/<row>.json, gremlins' own
-# output to <row>.log. Not part of make test: about 15 minutes on 2 cores.
+# output to <row>.log. Not part of make test: 19 min 53 s on 2 cores, quiet (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
