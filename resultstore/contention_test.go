@@ -35,23 +35,9 @@ func (d *busyDriver) Swap(ctx context.Context, id string, old, next []byte, ttl 
 
 func busySetup(t *testing.T) (*testclock.Clock, *busyDriver, *resultstore.Store, *resultstore.Record) {
 	t.Helper()
-	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-	d := &busyDriver{Driver: resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now, SweepInterval: -1})}
-	st := resultstore.New(d, storetest.NewRing(t, "k1"), resultstore.Options{Timeout: time.Minute, Now: clk.Now})
-	t.Cleanup(func() { _ = st.Close() })
-	ctx := context.Background()
-	p := storetest.NewPending(clk.Now(), 10*time.Second)
-	if err := st.CreatePending(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := st.Lookup(ctx, p.ResultID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Claim(ctx, rec, clk.Now()); err != nil {
-		t.Fatal(err)
-	}
-	rec, err = st.Lookup(ctx, p.ResultID)
+	var d *busyDriver
+	clk, st, p := claimedSetup(t, func(m resultstore.Driver) resultstore.Driver { d = &busyDriver{Driver: m}; return d })
+	rec, err := st.Lookup(context.Background(), p.ResultID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,18 @@ func (h *hookDriver) Get(ctx context.Context, id string) ([]byte, error) {
 
 func deadlineSetup(t *testing.T) (*testclock.Clock, *hookDriver, *resultstore.Store, resultstore.Pending) {
 	t.Helper()
+	var d *hookDriver
+	clk, st, p := claimedSetup(t, func(m resultstore.Driver) resultstore.Driver { d = &hookDriver{Driver: m}; return d })
+	return clk, d, st, p
+}
+
+// claimedSetup is a Store over a memory driver wrapped by wrap, on a test
+// clock, holding one pending record (deadline in 10 s, timeout a minute)
+// that a worker has claimed.
+func claimedSetup(t *testing.T, wrap func(resultstore.Driver) resultstore.Driver) (*testclock.Clock, *resultstore.Store, resultstore.Pending) {
+	t.Helper()
 	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-	d := &hookDriver{Driver: resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now})}
+	d := wrap(resultstore.NewMemory(resultstore.MemoryOptions{Now: clk.Now}))
 	st := resultstore.New(d, storetest.NewRing(t, "k1"), resultstore.Options{Timeout: time.Minute, Now: clk.Now})
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := context.Background()
@@ -51,7 +61,7 @@ func deadlineSetup(t *testing.T) (*testclock.Clock, *hookDriver, *resultstore.St
 	if err := st.Claim(ctx, rec, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	return clk, d, st, p
+	return clk, st, p
 }
 
 // A callback checked before the deadline whose compare-and-swap lands after
